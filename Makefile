@@ -1,0 +1,48 @@
+# Hòm thư kín — the two commands of the quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TRANSLATIONS := service/translations
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format translations extract-messages update-catalogs clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %d.%d)" % sys.version_info[:2])'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+# Compiled catalogs (.mo) are build products, not committed.
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) -D messages
+
+# Development server: migrate, seed the DEMO organisation (once), serve on http://$(HOST):$(PORT).
+run: translations
+	HOMTHU_ENV=development $(BIN)/flask --app wsgi db upgrade
+	HOMTHU_ENV=development $(BIN)/flask --app wsgi demo seed
+	HOMTHU_ENV=development $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+# The whole suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set.
+test: translations
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+
+update-catalogs: extract-messages
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-location --ignore-obsolete
+
+clean-venv:
+	rm -rf $(VENV)

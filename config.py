@@ -1,0 +1,163 @@
+"""Settings from environment variables.
+
+Every setting the application reads is listed in `SETTINGS` with its default and a one-line
+description; the README's configuration table is checked against this list by a test, so the
+two cannot drift apart.
+
+`HOMTHU_ENV` picks the mode. It defaults to *production*: a deployment that forgets to say what
+it is gets the strict checks (a real `SECRET_KEY`, no demo data, secure cookies), never the
+development conveniences. `make run` sets `HOMTHU_ENV=development`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("HOMTHU_INSTANCE_DIR", ROOT / "instance"))
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration the application may start with."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOMTHU_ENV", "production", "`production`, `development` or `testing`."),
+    Setting(
+        "SECRET_KEY",
+        None,
+        "Signs cookies and CSRF tokens. Required in production; development keeps a random one "
+        "in `instance/`.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///instance/homthu.sqlite3",
+        "SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/homthu`.",
+    ),
+    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", "Address used in links inside mail."),
+    Setting("ORGANISATION", "", "Slug of the organisation this site serves (empty: the only one)."),
+    Setting("MAIL_SERVER", "localhost", "SMTP host (Flask-Mail)."),
+    Setting("MAIL_PORT", "25", "SMTP port."),
+    Setting("MAIL_USE_TLS", "false", "STARTTLS."),
+    Setting("MAIL_USE_SSL", "false", "SMTP over TLS."),
+    Setting("MAIL_USERNAME", "", "SMTP user name."),
+    Setting("MAIL_PASSWORD", "", "SMTP password."),
+    Setting("MAIL_DEFAULT_SENDER", "homthu@localhost", "From: address of every mail."),
+    Setting("MAX_ATTACHMENT_MB", "20", "Largest single attachment, in MB."),
+    Setting("MAX_ATTACHMENTS", "5", "Attachments per report or message."),
+    Setting(
+        "ARGON2_PROFILE",
+        "production",
+        "`production` (19 MiB, 2 passes, OWASP minimum) or `fast` (tests only; refused elsewhere).",
+    ),
+    Setting("STAFF_IDLE_MINUTES", "30", "A staff session ends after this much inactivity."),
+    Setting("STAFF_ABSOLUTE_HOURS", "8", "A staff session ends this long after login."),
+    Setting("REPORTER_IDLE_MINUTES", "15", "A reporter's follow-up session ends after this."),
+    Setting("LOG_LEVEL", "INFO", "Python logging level."),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _get(env: dict[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value not in (None, "") else _DEFAULTS[name]
+
+
+def _bool(text: str | None) -> bool:
+    return (text or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str) -> int:
+    text = _get(env, name)
+    try:
+        return int(text or "")
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _sqlite_url_under_root(url: str) -> str:
+    """Resolve a relative SQLite path against the project root, not the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(ROOT / url[len(prefix) :])
+    return url
+
+
+def _development_secret() -> str:
+    """A random key kept in instance/ so development sessions survive a restart."""
+    path = INSTANCE_DIR / "dev-secret-key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables (os.environ by default)."""
+    env = dict(os.environ if environ is None else environ)
+    mode = _get(env, "HOMTHU_ENV") or "production"
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"HOMTHU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
+
+    secret = _get(env, "SECRET_KEY")
+    if not secret:
+        if mode == "production":
+            raise ConfigError("SECRET_KEY must be set in production (at least 32 random bytes).")
+        secret = _development_secret() if mode == "development" else secrets.token_urlsafe(48)
+    elif mode == "production" and len(secret) < 32:
+        raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters.")
+
+    profile = _get(env, "ARGON2_PROFILE")
+    if profile not in ("production", "fast"):
+        raise ConfigError("ARGON2_PROFILE must be 'production' or 'fast'.")
+    if profile == "fast" and mode != "testing":
+        raise ConfigError("ARGON2_PROFILE=fast is for tests only.")
+
+    max_mb = _int(env, "MAX_ATTACHMENT_MB")
+    max_files = _int(env, "MAX_ATTACHMENTS")
+    return {
+        "HOMTHU_ENV": mode,
+        "TESTING": mode == "testing",
+        "SECRET_KEY": secret,
+        "DATABASE_URL": _sqlite_url_under_root(_get(env, "DATABASE_URL") or ""),
+        "PUBLIC_BASE_URL": (_get(env, "PUBLIC_BASE_URL") or "").rstrip("/"),
+        "ORGANISATION": _get(env, "ORGANISATION") or "",
+        "MAIL_SERVER": _get(env, "MAIL_SERVER"),
+        "MAIL_PORT": _int(env, "MAIL_PORT"),
+        "MAIL_USE_TLS": _bool(_get(env, "MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(_get(env, "MAIL_USE_SSL")),
+        "MAIL_USERNAME": _get(env, "MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": _get(env, "MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": _get(env, "MAIL_DEFAULT_SENDER"),
+        "MAX_ATTACHMENT_BYTES": max_mb * 1024 * 1024,
+        "MAX_ATTACHMENTS": max_files,
+        # The whole request may carry every attachment plus the form itself.
+        "MAX_CONTENT_LENGTH": max_files * max_mb * 1024 * 1024 + 1024 * 1024,
+        "ARGON2_PROFILE": profile,
+        "STAFF_IDLE_MINUTES": _int(env, "STAFF_IDLE_MINUTES"),
+        "STAFF_ABSOLUTE_HOURS": _int(env, "STAFF_ABSOLUTE_HOURS"),
+        "REPORTER_IDLE_MINUTES": _int(env, "REPORTER_IDLE_MINUTES"),
+        "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
+        # Cookies: never readable by scripts, never sent cross-site, HTTPS-only outside development.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "SESSION_COOKIE_SECURE": mode == "production",
+        "WTF_CSRF_TIME_LIMIT": 3600,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    }

@@ -1,0 +1,117 @@
+"""The Flask application: `create_app()` builds it (flaskr's application factory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy import inspect, select
+
+import crypto
+from config import INSTANCE_DIR, ConfigError, load_config
+
+from . import db as database
+from .extensions import babel, csrf, login_manager, mail
+from .logs import configure_logging
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application from environment settings, with `overrides` applied on top."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.update(load_config())
+    app.config.update(overrides or {})
+    app.extensions["homthu.kdf"] = crypto.profile_named(app.config["ARGON2_PROFILE"])
+
+    from .web.uploads import HomthuRequest
+
+    app.request_class = HomthuRequest
+    configure_logging(app)
+    database.init_app(app)
+    _init_extensions(app)
+    _register_web(app)
+    _register_cli(app)
+    if app.config["HOMTHU_ENV"] == "production":
+        _refuse_demo_data(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from .web.access import load_staff_user
+    from .web.common import select_locale
+    from .web.errors import staff_unauthorized
+
+    app.config.setdefault("WTF_I18N_ENABLED", False)  # our forms translate their own messages
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # it would hash the client's address into a cookie
+    login_manager.request_loader(load_staff_user)
+    login_manager.unauthorized_handler(staff_unauthorized)
+
+
+def _register_web(app: Flask) -> None:
+    from .web import board, public
+    from .web.access import refuse_undeclared_views
+    from .web.errors import register_error_handlers
+    from .web.session_cookies import AreaSessionInterface
+    from .web.templating import register_template_helpers
+
+    app.session_interface = AreaSessionInterface()
+    app.register_blueprint(public.bp)
+    app.register_blueprint(board.bp)
+    app.before_request(refuse_undeclared_views)
+    app.after_request(_security_headers)
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+
+def _security_headers(response: Response) -> Response:
+    # Nothing from another host, no inline script, no framing, no referrer leaking a path.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    return response
+
+
+def _register_cli(app: Flask) -> None:
+    from .cli import register_commands
+    from .migrate import db_cli
+
+    app.cli.add_command(db_cli)
+    register_commands(app)
+
+
+def _refuse_demo_data(app: Flask) -> None:
+    """Production must never serve the demo organisation or its known passwords."""
+    from .models import Organisation
+
+    engine = database.get_database(app).engine
+    if not inspect(engine).has_table("organisation"):
+        return  # nothing migrated yet, so no demo data either
+    with engine.connect() as connection:
+        demo = connection.execute(
+            select(Organisation.slug).where(Organisation.is_demo.is_(True))
+        ).first()
+    if demo is not None:
+        raise ConfigError(
+            f"Demo data (organisation {demo.slug!r}) is present: production refuses to start. "
+            "Use a fresh database for production."
+        )

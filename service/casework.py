@@ -1,0 +1,355 @@
+"""Reading a case and talking about it: the reporter's follow-up and the handler's side.
+
+Access is checked twice. The domain check here refuses anyone outside the case's body or without
+a key wrap (and answers "not found", so nobody learns a case exists). Then the keys refuse: the
+content opens only with a wrap unwrapped by the reader's own private key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import crypto
+
+from . import keyring
+from .audit import Actor, record_event
+from .casefiles import (
+    AttachmentInfo,
+    Upload,
+    attachment_info,
+    iter_attachment,
+    message_field,
+    open_json,
+    open_text,
+    seal_text,
+    store_attachment,
+)
+from .clock import local_today, utcnow
+from .errors import KeyUnavailable, NotFound, ReceiptRejected
+from .models import (
+    Account,
+    Attachment,
+    Author,
+    Case,
+    CaseKeyWrap,
+    KeyPurpose,
+    Message,
+    Organisation,
+)
+from .outbox import enqueue_mail
+from .sessions import ReporterAccess
+
+# Derived when a malformed receipt is entered, so it costs the same as a well-formed one.
+_DUMMY_RECEIPT = "0" * crypto.RECEIPT_DIGITS
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    author: str
+    author_name: str | None
+    sent_on: dt.date
+    sent_at: dt.datetime | None
+    text: str
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as its reader sees it, decrypted with the reader's own keys."""
+
+    case: Case
+    title: str
+    text: str
+    attachments: list[AttachmentInfo]
+    messages: list[MessageView]
+    identity: dict[str, str] | None = None
+    identity_withheld: bool = False  # named, but the identity is in the chair's custody
+
+
+# --- reporter ------------------------------------------------------------------------------
+
+
+def open_case_with_receipt(
+    db: Session, organisation: Organisation, receipt_text: str
+) -> ReporterAccess:
+    """One Argon2id derivation, right or wrong: ReceiptRejected says nothing more."""
+    receipt = crypto.normalize_receipt(receipt_text)
+    profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
+    keys = crypto.derive_reporter_keys(
+        receipt or _DUMMY_RECEIPT, organisation.receipt_salt, profile
+    )
+    case = db.execute(
+        select(Case).where(
+            Case.organisation_id == organisation.id, Case.lookup_id == keys.lookup_id
+        )
+    ).scalar_one_or_none()
+    if receipt is None or case is None:
+        raise ReceiptRejected()
+    return ReporterAccess(case.id, keys.private_key)
+
+
+def _reporter_case(db: Session, access: ReporterAccess) -> tuple[Case, keyring.CaseKeys]:
+    case = db.get(Case, access.case_id)
+    if case is None:
+        raise NotFound()
+    try:
+        return case, keyring.open_case_keys_for_reporter(db, case, access.private_key)
+    except KeyUnavailable:
+        raise NotFound() from None
+
+
+def reporter_case_view(db: Session, access: ReporterAccess) -> CaseView:
+    case, keys = _reporter_case(db, access)
+    return _case_view(db, case, keys, staff_names=False)
+
+
+def add_reporter_message(
+    db: Session,
+    access: ReporterAccess,
+    text: str,
+    uploads: Sequence[Upload] = (),
+    now: dt.datetime | None = None,
+) -> Message:
+    """The reporter adds information or answers a question, with files if any."""
+    now = now or utcnow()
+    case, keys = _reporter_case(db, access)
+    message = _add_message(db, case, keys, Author.REPORTER, None, text, uploads, now)
+    record_event(
+        db,
+        organisation_id=case.organisation_id,
+        action="case.reporter_message",
+        actor=Actor.reporter(),
+        case_id=case.id,
+        details={"attachments": len(uploads)},
+        now=now,
+    )
+    for account in _readers_of(db, case):
+        enqueue_mail(
+            db,
+            organisation_id=case.organisation_id,
+            recipient=account.email,
+            template="reporter_message",
+            now=now,
+        )
+    db.commit()
+    return message
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+def visible_cases_query(account: Account):
+    """Cases of the account's body that the account holds a key to, newest first."""
+    return (
+        select(Case)
+        .join(
+            CaseKeyWrap,
+            (CaseKeyWrap.case_id == Case.id)
+            & (CaseKeyWrap.account_id == account.id)
+            & (CaseKeyWrap.purpose == KeyPurpose.CASE),
+        )
+        .where(Case.organisation_id == account.organisation_id, Case.body_id == account.body_id)
+        .order_by(Case.received_on.desc(), Case.reference.desc())
+    )
+
+
+def list_cases_for_handler(db: Session, account: Account, limit: int = 50) -> list[Case]:
+    if not account.is_handler:
+        return []
+    return list(db.scalars(visible_cases_query(account).limit(limit)))
+
+
+def count_cases_for_handler(db: Session, account: Account) -> int:
+    if not account.is_handler:
+        return 0
+    return db.scalar(select(func.count()).select_from(visible_cases_query(account).subquery()))
+
+
+def handler_case(db: Session, account: Account, case_id: str) -> Case:
+    """The domain check: an active handler of the case's body holding a wrap, else NotFound."""
+    case = db.get(Case, case_id) if _looks_like_case_id(case_id) else None
+    if (
+        case is None
+        or not account.active
+        or not account.is_handler
+        or case.organisation_id != account.organisation_id
+        or case.body_id != account.body_id
+        or not keyring.has_wrap(db, case.id, account.id)
+    ):
+        raise NotFound()
+    return case
+
+
+def _looks_like_case_id(case_id: str) -> bool:
+    return len(case_id) == 32 and all(c in "0123456789abcdef" for c in case_id)
+
+
+def _handler_keys(
+    db: Session, account: Account, private_key: bytes, case_id: str
+) -> tuple[Case, keyring.CaseKeys]:
+    case = handler_case(db, account, case_id)
+    return case, keyring.open_case_keys_for_account(db, case, account, private_key)
+
+
+def handler_case_view(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    now: dt.datetime | None = None,
+) -> CaseView:
+    """Decrypt a case for a handler and record that they read it."""
+    case, keys = _handler_keys(db, account, private_key, case_id)
+    view = _case_view(db, case, keys, staff_names=True)
+    record_event(
+        db,
+        organisation_id=case.organisation_id,
+        action="case.viewed",
+        actor=Actor.staff(account),
+        case_id=case.id,
+        now=now,
+    )
+    db.commit()
+    return view
+
+
+def reply_to_reporter(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    text: str,
+    now: dt.datetime | None = None,
+) -> Message:
+    """A handler's reply, sealed under the case key: readable by the reporter and handlers."""
+    now = now or utcnow()
+    case, keys = _handler_keys(db, account, private_key, case_id)
+    message = _add_message(db, case, keys, Author.STAFF, account, text, (), now)
+    record_event(
+        db,
+        organisation_id=case.organisation_id,
+        action="case.replied",
+        actor=Actor.staff(account),
+        case_id=case.id,
+        now=now,
+    )
+    db.commit()
+    return message
+
+
+def open_attachment_for_handler(
+    db: Session,
+    read_session: Callable[[], Session],
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    attachment_id: str,
+) -> tuple[AttachmentInfo, Iterator[bytes]]:
+    """The file's details and its decrypted content as a stream of chunks (read lazily)."""
+    case, keys = _handler_keys(db, account, private_key, case_id)
+    attachment = db.get(Attachment, attachment_id) if _looks_like_case_id(attachment_id) else None
+    if attachment is None or attachment.case_id != case.id:
+        raise NotFound()
+    info = attachment_info(attachment, keys.case)
+    record_event(
+        db,
+        organisation_id=case.organisation_id,
+        action="attachment.downloaded",
+        actor=Actor.staff(account),
+        case_id=case.id,
+        details={"attachment": attachment.id},
+    )
+    db.commit()
+    return info, iter_attachment(read_session, attachment, keys.case)
+
+
+# --- shared --------------------------------------------------------------------------------
+
+
+def _readers_of(db: Session, case: Case) -> list[Account]:
+    """Active accounts holding the case key: the people to tell that something happened."""
+    return list(
+        db.scalars(
+            select(Account)
+            .join(CaseKeyWrap, CaseKeyWrap.account_id == Account.id)
+            .where(
+                CaseKeyWrap.case_id == case.id,
+                CaseKeyWrap.purpose == KeyPurpose.CASE,
+                Account.active.is_(True),
+            )
+        )
+    )
+
+
+def _add_message(
+    db: Session,
+    case: Case,
+    keys: keyring.CaseKeys,
+    author: Author,
+    account: Account | None,
+    text: str,
+    uploads: Sequence[Upload],
+    now: dt.datetime,
+) -> Message:
+    today = local_today(now)
+    message = Message(
+        case_id=case.id,
+        author=author,
+        account_id=account.id if account else None,
+        sent_on=today,
+        sent_at=None if author == Author.REPORTER else now,
+        body_ct=b"",
+    )
+    db.add(message)
+    db.flush()  # the id is part of the associated data
+    message.body_ct = seal_text(keys.case, case.id, message_field(message.id), text)
+    start = len(case.attachments)
+    for offset, upload in enumerate(uploads):
+        store_attachment(
+            db,
+            case_id=case.id,
+            case_key=keys.case,
+            upload=upload,
+            author=author,
+            position=start + offset,
+            uploaded_on=today,
+            message_id=message.id,
+        )
+    return message
+
+
+def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: bool) -> CaseView:
+    attachments = [attachment_info(a, keys.case) for a in case.attachments]
+    by_message: dict[int | None, list[AttachmentInfo]] = {}
+    for info in attachments:
+        by_message.setdefault(info.message_id, []).append(info)
+    messages = [
+        MessageView(
+            id=m.id,
+            author=m.author,
+            author_name=m.account.display_name if staff_names and m.account else None,
+            sent_on=m.sent_on,
+            sent_at=m.sent_at if staff_names else None,
+            text=open_text(keys.case, case.id, message_field(m.id), m.body_ct),
+            attachments=by_message.get(m.id, []),
+        )
+        for m in case.messages
+    ]
+    identity = None
+    if case.identity_ct is not None and keys.identity is not None:
+        identity = open_json(keys.identity, case.id, "identity", case.identity_ct)
+    return CaseView(
+        case=case,
+        title=open_text(keys.case, case.id, "title", case.title_ct),
+        text=open_text(keys.case, case.id, "text", case.text_ct),
+        attachments=by_message.get(None, []),
+        messages=messages,
+        identity=identity,
+        identity_withheld=case.identity_ct is not None and keys.identity is None,
+    )

@@ -1,0 +1,102 @@
+"""Engine and per-request sessions (SQLAlchemy 2, no Flask-SQLAlchemy).
+
+The engine lives in ``app.extensions["homthu.db"]``; a view gets the request's session with
+``get_db()``. Domain functions receive a ``Session`` argument and own their transaction: each
+public domain operation commits once, so a change, its audit event and its outbox mail land
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+READ_ONLY_OPTION = "homthu_read_only"
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and writer-first transactions.
+
+    Statement parameters are hidden from error messages: a traceback must not carry a lookup id
+    or a ciphertext into a log.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        # Freed pages are zeroed, so shredded ciphertext does not linger in the file.
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        # BEGIN IMMEDIATE takes the write lock up front: a transaction that reads the audit
+        # chain head and then appends to it cannot be overtaken by another writer in between.
+        # Read-only work (streaming a download) asks for a plain, deferred BEGIN instead.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    # Sessions for reads only: on SQLite they never take the write lock.
+    read_sessionmaker: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for CLI commands and background work; rolled back if not committed."""
+        with self.sessionmaker() as session:
+            yield session
+
+
+def init_app(app: Flask) -> Database:
+    engine = make_engine(app.config["DATABASE_URL"])
+    database = Database(
+        engine,
+        sessionmaker(engine, expire_on_commit=False),
+        sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True})),
+    )
+    app.extensions["homthu.db"] = database
+    app.teardown_appcontext(_close_request_session)
+    return database
+
+
+def get_database(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["homthu.db"]
+
+
+def get_db() -> Session:
+    """The current request's session, opened on first use."""
+    if "db" not in g:
+        g.db = get_database().sessionmaker()
+    return g.db
+
+
+def _close_request_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()  # anything not committed by a domain function is rolled back

@@ -1,0 +1,55 @@
+"""One exception class per failure of the domain layer.
+
+Domain functions raise these; the web layer turns each into a page in the user's language with
+the status below (service/web/errors.py). Messages are lazy so they are translated at the edge.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+
+class DomainError(Exception):
+    status_code = 400
+    default_message = _l("The request could not be completed.")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+
+
+class NotFound(DomainError):
+    status_code = 404
+    default_message = _l("There is nothing here.")
+
+
+class AccessDenied(DomainError):
+    """The domain check refused: this person may not do this to this case."""
+
+    status_code = 403
+    default_message = _l("You do not have access to this.")
+
+
+class KeyUnavailable(AccessDenied):
+    """The domain check passed but no key wrap exists: the cryptography refuses too."""
+
+    default_message = _l("You do not hold a key to this case.")
+
+
+class ReceiptRejected(DomainError):
+    """Wrong or malformed receipt: one message for both, never a hint whether a case exists."""
+
+    status_code = 403
+    default_message = _l(
+        "This receipt code does not open a report. Check the 16 digits and try again."
+    )
+
+
+class InvalidSubmission(DomainError):
+    status_code = 400
+    default_message = _l("Some of what was sent is not valid.")
+
+
+class LoginFailed(DomainError):
+    status_code = 401
+    default_message = _l("Email or password is not correct.")

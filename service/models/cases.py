@@ -1,0 +1,190 @@
+"""Cases and everything attached to them.
+
+Metadata (kind, body, status, dates, deadlines) is plaintext so SQL can filter and count.
+Everything a person wrote or uploaded is ciphertext: the ``*_ct`` columns and attachment chunks,
+sealed under keys that only the case's key wraps open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime
+from .org import Account, Body
+
+
+class CaseKind(enum.StrEnum):
+    SUGGESTION = "suggestion"  # góp ý / kiến nghị
+    PROBLEM = "problem"  # phản ánh
+    COMPLAINT = "complaint"  # khiếu nại
+    DENUNCIATION = "denunciation"  # tố cáo
+    MISCONDUCT = "misconduct"  # quấy rối / hành vi sai phạm
+
+
+# By law these must carry the sender's name; anonymous ones are handled as information
+# (Law on Denunciations Art. 25).
+NAMED_ONLY_KINDS = frozenset({CaseKind.COMPLAINT, CaseKind.DENUNCIATION})
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"  # mới
+    ACKNOWLEDGED = "acknowledged"  # đã tiếp nhận
+    IN_PROGRESS = "in_progress"  # đang xử lý
+    RESOLVED = "resolved"  # đã giải quyết
+    NOT_ACCEPTED = "not_accepted"  # không thụ lý
+    CLOSED = "closed"  # đóng
+
+
+class Track(enum.StrEnum):
+    FORMAL = "formal"
+    INFORMATION = "information"  # anonymous complaint or denunciation
+
+
+class KeyPurpose(enum.StrEnum):
+    """Which of a case's keys a wrap holds.
+
+    CASE opens what the reporter and the handlers share (title, text, messages, files).
+    STAFF opens what only handlers see (the reporter's exclusions, later internal notes).
+    IDENTITY opens a named reporter's identity and contact: chairs and the recovery key only.
+    """
+
+    CASE = "case"
+    STAFF = "staff"
+    IDENTITY = "identity"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "reference"),
+        Index("ix_cases_body_status_received", "body_id", "status", "received_on"),
+    )
+
+    # Random hex ids: they reveal neither order nor count, and a malformed one is simply unknown.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id"))
+    reference: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), default=CaseStatus.NEW)
+    track: Mapped[str] = mapped_column(String(16))
+    anonymous: Mapped[bool]
+    # Day precision, local calendar: never the time of a reporter's action.
+    received_on: Mapped[dt.date]
+    acknowledge_due: Mapped[dt.date]
+
+    # Reporter access: lookup id and public key derived from the receipt (one Argon2id).
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    reporter_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    reporter_kdf: Mapped[str] = mapped_column(String(64))
+
+    title_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    text_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # under the IDENTITY key
+    exclusions_ct: Mapped[bytes] = mapped_column(LargeBinary)  # under the STAFF key
+
+    body: Mapped[Body] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case", order_by="Attachment.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_information_track(self) -> bool:
+        return self.track == Track.INFORMATION
+
+
+class CaseKeyWrap(Base):
+    """One of a case's keys, wrapped to one recipient's X25519 public key.
+
+    Access is enforced by these rows: a handler with no wrap cannot decrypt the case, whatever
+    the application's checks say.
+    """
+
+    __tablename__ = "case_key_wrap"
+    __table_args__ = (
+        UniqueConstraint("case_id", "purpose", "recipient"),
+        Index("ix_case_key_wrap_account_case", "account_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    # "account:<id>", "recovery:<body id>" or "reporter": unique per case and purpose.
+    recipient: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("body.id"))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Author(enum.StrEnum):
+    REPORTER = "reporter"
+    STAFF = "staff"
+
+
+class Message(Base):
+    """One entry of the conversation between the reporter and the handlers."""
+
+    __tablename__ = "case_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    sent_on: Mapped[dt.date]
+    # Only for staff messages: a reporter's action is never timed more precisely than the day.
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+    account: Mapped[Account | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", order_by="Attachment.position"
+    )
+
+
+class Attachment(Base):
+    """A file, sealed in STREAM chunks under the CASE key; its name and type are sealed too."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_message.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(default=0)
+    uploaded_on: Mapped[dt.date]
+    meta_ct: Mapped[bytes] = mapped_column(LargeBinary)  # JSON: name, content type, size
+    stream_header: Mapped[bytes] = mapped_column(LargeBinary)
+    chunk_count: Mapped[int]
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship(back_populates="attachments")
+
+
+class AttachmentChunk(Base):
+    __tablename__ = "attachment_chunk"
+
+    attachment_id: Mapped[str] = mapped_column(
+        ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReferenceCounter(Base):
+    """Last reference number issued per body and year (CD-2026-0007)."""
+
+    __tablename__ = "reference_counter"
+
+    body_id: Mapped[int] = mapped_column(ForeignKey("body.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,40 @@
+"""Server-side sessions whose secrets open only with a key held in the browser's cookie.
+
+The row holds the unlocked private key (staff) or the reporter's key (follow-up) sealed under a
+random per-session key that exists only in the cookie. A database dump without live cookies
+opens nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's id
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ReporterSession(Base):
+    """A reporter's follow-up session.
+
+    Which case it opens and when it expires are inside ``sealed``: the row itself says nothing
+    about who is active or when, beyond the day after which it may be purged.
+    """
+
+    __tablename__ = "reporter_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    purge_after: Mapped[dt.date]

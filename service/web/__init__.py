@@ -1,0 +1,1 @@
+"""Blueprints and everything between HTTP and the domain layer."""

@@ -1,0 +1,146 @@
+"""The handlers' side: login, the body's case list, reading a case, replying."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+import crypto
+
+from ..accounts import log_in, log_out
+from ..casework import (
+    count_cases_for_handler,
+    handler_case_view,
+    list_cases_for_handler,
+    open_attachment_for_handler,
+    reply_to_reporter,
+)
+from ..db import get_database, get_db
+from ..errors import LoginFailed
+from ..models import Role
+from ..sessions import STAFF_COOKIE
+from .access import StaffUser, public, staff_required, staff_session_policy
+from .common import current_organisation, safe_next
+from .forms import LoginForm, ReplyForm
+
+bp = Blueprint("board", __name__, url_prefix="/board")
+
+HANDLERS = (Role.HANDLER, Role.CHAIR)
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render_login(form: LoginForm, status: int, error: str | None = None):
+    return render_template("board/login.html", form=form, error=error), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    form = LoginForm()
+    if request.method == "GET" or not form.validate():
+        return render_login(form, 200 if request.method == "GET" else 400)
+    db = get_db()
+    try:
+        _account, cookie = log_in(
+            db,
+            current_organisation(),
+            form.email.data,
+            form.password.data,
+            profile=current_app.extensions["homthu.kdf"],
+            policy=staff_session_policy(),
+        )
+    except LoginFailed as failed:
+        return render_login(form, 401, failed.message)
+    response = redirect(safe_next(request.args.get("next"), url_for("board.cases")))
+    response.set_cookie(
+        STAFF_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+@bp.post("/logout")
+@staff_required()
+def logout(user: StaffUser):
+    log_out(get_db(), user.account, request.cookies.get(STAFF_COOKIE))
+    response = redirect(url_for("board.login"))
+    response.delete_cookie(STAFF_COOKIE)
+    flash(_("You have logged out."))
+    return response
+
+
+@bp.get("/")
+@staff_required(*HANDLERS)
+def cases(user: StaffUser):
+    db = get_db()
+    return render_template(
+        "board/cases.html",
+        cases=list_cases_for_handler(db, user.account),
+        total=count_cases_for_handler(db, user.account),
+    )
+
+
+@bp.get("/cases/<case_id>")
+@staff_required(*HANDLERS)
+def case(user: StaffUser, case_id: str):
+    view = handler_case_view(get_db(), user.account, user.private_key, case_id)
+    return render_template("board/case.html", view=view, reply_form=ReplyForm())
+
+
+@bp.post("/cases/<case_id>/reply")
+@staff_required(*HANDLERS)
+def reply(user: StaffUser, case_id: str):
+    form = ReplyForm()
+    db = get_db()
+    if not form.validate():
+        view = handler_case_view(db, user.account, user.private_key, case_id)
+        return render_template("board/case.html", view=view, reply_form=form), 400
+    reply_to_reporter(db, user.account, user.private_key, case_id, form.text.data)
+    flash(_("Your reply was sent. The reporter sees it when they next follow up."))
+    return redirect(url_for("board.case", case_id=case_id))
+
+
+@bp.get("/cases/<case_id>/files/<attachment_id>")
+@staff_required(*HANDLERS)
+def attachment(user: StaffUser, case_id: str, attachment_id: str):
+    info, chunks = open_attachment_for_handler(
+        get_db(),
+        get_database().read_sessionmaker,
+        user.account,
+        user.private_key,
+        case_id,
+        attachment_id,
+    )
+    response = Response(_guarded(chunks), mimetype="application/octet-stream")
+    # Always a download, never rendered in the page: an uploaded HTML file must not run here.
+    response.headers.set("Content-Disposition", "attachment", filename=info.name)
+    response.headers["Content-Length"] = str(info.size)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _guarded(chunks):
+    """Stop the download (the connection breaks) if a chunk fails to authenticate."""
+    try:
+        yield from chunks
+    except crypto.CryptoError:
+        logging.getLogger("homthu.files").error("an attachment failed authentication")

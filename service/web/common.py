@@ -1,0 +1,39 @@
+"""Helpers shared by the blueprints: the organisation served, language, safe redirects."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, g, request
+from sqlalchemy import select
+
+from ..db import get_db
+from ..models import Organisation
+
+LANG_COOKIE = "homthu_lang"
+LOCALES = ("vi", "en")
+
+
+def current_organisation() -> Organisation:
+    """The organisation this site serves: ORGANISATION's slug, or the only one there is."""
+    if "organisation" not in g:
+        db = get_db()
+        slug = current_app.config["ORGANISATION"]
+        query = select(Organisation).order_by(Organisation.id).limit(2)
+        if slug:
+            query = query.where(Organisation.slug == slug)
+        found = list(db.scalars(query))
+        if len(found) != 1:
+            abort(503)  # not set up yet, or ambiguous: the error page says so
+        g.organisation = found[0]
+    return g.organisation
+
+
+def select_locale() -> str:
+    chosen = request.cookies.get(LANG_COOKIE) if request else None
+    return chosen if chosen in LOCALES else "vi"
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths: an open redirect would be a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,220 @@
+"""Forms. Every message is ours and translated; what was typed is kept on a validation error."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    Form,
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..models import NAMED_ONLY_KINDS, CaseKind
+
+# WTForms' own messages, so extraction puts them in our catalogs (WTForms has no Vietnamese).
+_WTFORMS_MESSAGES = (
+    _l("Not a valid choice."),
+    _l("This field is required."),
+    _l("Invalid value, must be one of: %(values)s."),
+    _l("'%(value)s' is not a valid choice for this field."),
+    _l("Invalid email address."),
+    _l("Field must be between %(min)d and %(max)d characters long."),
+)
+
+
+class _Translations:
+    def gettext(self, string: str) -> str:
+        return gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return ngettext(singular, plural, n)
+
+
+class _TranslatedMeta:
+    def get_translations(self, form):
+        return _Translations()
+
+
+class SecureForm(FlaskForm):
+    """A POST form with a CSRF token and translated built-in messages."""
+
+    class Meta(_TranslatedMeta):
+        pass
+
+
+class QueryForm(Form):
+    """A GET form: nothing changes, so no CSRF token."""
+
+    class Meta(_TranslatedMeta):
+        pass
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+KIND_LABELS = {
+    CaseKind.SUGGESTION: _l("Suggestion or petition"),
+    CaseKind.PROBLEM: _l("Report of a problem"),
+    CaseKind.COMPLAINT: _l("Complaint"),
+    CaseKind.DENUNCIATION: _l("Denunciation"),
+    CaseKind.MISCONDUCT: _l("Harassment or misconduct"),
+}
+
+KIND_HINTS = {
+    CaseKind.SUGGESTION: _l("An idea or a request to improve how the unit works."),
+    CaseKind.PROBLEM: _l("Something is wrong and should be looked at."),
+    CaseKind.COMPLAINT: _l("A decision or action concerning you was wrong and should be reviewed."),
+    CaseKind.DENUNCIATION: _l("Someone broke the law or the rules and should be held to account."),
+    CaseKind.MISCONDUCT: _l("Harassment, bullying or abuse of position at work."),
+}
+
+IDENTITY_CHOICES = [
+    ("anonymous", _l("Anonymous: nobody learns who I am")),
+    ("named", _l("With my name: only the chair of the receiving body sees it")),
+]
+
+AUTO_BODY = "auto"
+
+TITLE_MAX = 200
+TEXT_MAX = 20_000
+
+
+def _kind_choices():
+    return [(kind.value, KIND_LABELS[kind]) for kind in CaseKind]
+
+
+class ChooseReportForm(QueryForm):
+    """Step 1: what kind of report, to whom, and whether to give a name."""
+
+    kind = RadioField(
+        _l("What is it about?"),
+        choices=_kind_choices(),
+        validators=[InputRequired(_l("Choose what the report is about."))],
+    )
+    identity = RadioField(
+        _l("Who you are"),
+        choices=IDENTITY_CHOICES,
+        default="anonymous",
+        validators=[InputRequired(_l("Choose whether to give your name."))],
+    )
+    body = RadioField(_l("Send it to"), validators=[InputRequired(_l("Choose a recipient."))])
+
+
+class ReportForm(SecureForm):
+    """Step 2: the report itself."""
+
+    kind = RadioField(choices=_kind_choices(), validators=[InputRequired()])
+    identity = RadioField(choices=IDENTITY_CHOICES, validators=[InputRequired()])
+    body = RadioField(validators=[InputRequired()])
+    title = StringField(
+        _l("Title"),
+        validators=[
+            InputRequired(_l("Give the report a short title.")),
+            Length(max=TITLE_MAX, message=_l("The title can be at most %(max)d characters.")),
+        ],
+    )
+    text = TextAreaField(
+        _l("What happened"),
+        validators=[
+            InputRequired(_l("Write what the report is about.")),
+            Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
+        ],
+    )
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
+    department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
+    contact = StringField(
+        _l("How to reach you (phone or email)"), validators=[Optional(), Length(max=200)]
+    )
+    understood_information = RadioField(
+        choices=[("yes", _l("I understand and want to send it anonymously"))],
+        validators=[Optional()],
+    )
+    exclude = MultiCheckboxField(_l("People who must not see this report"), coerce=int)
+    attachments = MultipleFileField(_l("Files (optional)"))
+
+    @property
+    def is_named(self) -> bool:
+        return self.identity.data == "named"
+
+    @property
+    def is_anonymous_information(self) -> bool:
+        """An anonymous complaint or denunciation: the law treats it as information."""
+        return not self.is_named and self.kind.data in {k.value for k in NAMED_ONLY_KINDS}
+
+    def validate_name(self, field) -> None:
+        if self.is_named and not (field.data or "").strip():
+            raise ValidationError(_l("Give your name, or go back and choose anonymous."))
+
+    def validate_contact(self, field) -> None:
+        if self.is_named and not (field.data or "").strip():
+            raise ValidationError(_l("Say how the chair can reach you."))
+
+    def validate_understood_information(self, field) -> None:
+        if self.is_anonymous_information and field.data != "yes":
+            raise ValidationError(
+                _l("Confirm that you have read how anonymous reports are handled.")
+            )
+
+    def validate_attachments(self, field) -> None:
+        limit = current_app.config["MAX_ATTACHMENTS"]
+        if len(chosen_files(field)) > limit:
+            raise ValidationError(_l("You can attach at most %(count)d files.", count=limit))
+
+
+def chosen_files(field) -> list:
+    """The file inputs that carry a file (an empty input still sends an empty part)."""
+    return [f for f in (field.data or []) if getattr(f, "filename", "")]
+
+
+class ReceiptForm(SecureForm):
+    receipt = StringField(
+        _l("Receipt code"),
+        validators=[InputRequired(_l("Enter the 16 digits of your receipt code."))],
+    )
+
+
+class MessageForm(SecureForm):
+    text = TextAreaField(
+        _l("Message"),
+        validators=[
+            InputRequired(_l("Write a message.")),
+            Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
+        ],
+    )
+    attachments = MultipleFileField(_l("Files (optional)"))
+
+    def validate_attachments(self, field) -> None:
+        limit = current_app.config["MAX_ATTACHMENTS"]
+        if len(chosen_files(field)) > limit:
+            raise ValidationError(_l("You can attach at most %(count)d files.", count=limit))
+
+
+class LoginForm(SecureForm):
+    email = EmailField(_l("Email"), validators=[InputRequired(_l("Enter your email."))])
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
+
+
+class ReplyForm(SecureForm):
+    text = TextAreaField(
+        _l("Reply to the reporter"),
+        validators=[
+            InputRequired(_l("Write a reply.")),
+            Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
+        ],
+    )
+
+
+class PostOnlyForm(SecureForm):
+    """A button that changes something: only its CSRF token."""

@@ -1,0 +1,254 @@
+"""The reporter's side: landing page, filing a report, following it up.
+
+Nothing here uses JavaScript or loads anything from another host, and every response is marked
+no-store. Nothing here logs: a log line would be the time of a reporter's action.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+import crypto
+
+from ..casework import add_reporter_message, open_case_with_receipt, reporter_case_view
+from ..db import get_db
+from ..errors import ReceiptRejected
+from ..intake import Identity, Submission, active_bodies, handlers_of, submit_case
+from ..models import CaseKind
+from ..sessions import (
+    REPORTER_COOKIE,
+    ReporterAccess,
+    create_reporter_session,
+    end_reporter_session,
+)
+from .access import public, reporter_idle, reporter_required
+from .common import LANG_COOKIE, LOCALES, current_organisation, safe_next
+from .forms import (
+    AUTO_BODY,
+    IDENTITY_CHOICES,
+    KIND_HINTS,
+    KIND_LABELS,
+    ChooseReportForm,
+    MessageForm,
+    PostOnlyForm,
+    ReceiptForm,
+    ReportForm,
+    chosen_files,
+)
+from .uploads import SpooledUpload
+
+bp = Blueprint("public", __name__)
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@public
+def landing():
+    return render_template("public/landing.html", organisation=current_organisation())
+
+
+@bp.get("/lang/<code>")
+@public
+def set_language(code: str):
+    response = redirect(safe_next(request.args.get("next"), url_for("public.landing")))
+    if code in LOCALES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def _body_choices() -> list[tuple[str, str]]:
+    locale = str(get_locale())
+    bodies = active_bodies(get_db(), current_organisation())
+    return [(AUTO_BODY, _("Let the system choose"))] + [
+        (str(body.id), body.name(locale)) for body in bodies
+    ]
+
+
+@bp.get("/report")
+@public
+def choose():
+    form = ChooseReportForm(request.args or None)
+    form.body.choices = _body_choices()
+    if form.body.data is None:
+        form.body.data = AUTO_BODY
+    return render_template("public/choose.html", form=form, kind_hints=KIND_HINTS)
+
+
+def _report_form() -> ReportForm:
+    form = ReportForm()
+    form.body.choices = _body_choices()
+    handlers = handlers_of(get_db(), current_organisation())
+    form.exclude.choices = [(account.id, account.display_name) for account in handlers]
+    if request.method == "GET":
+        step1 = ChooseReportForm(request.args)
+        step1.body.choices = form.body.choices
+        if not step1.validate():
+            return None
+        form.kind.data, form.identity.data, form.body.data = (
+            step1.kind.data,
+            step1.identity.data,
+            step1.body.data,
+        )
+    return form
+
+
+def _upload_limits() -> dict[str, int]:
+    return {
+        "max_mb": current_app.config["MAX_ATTACHMENT_BYTES"] // (1024 * 1024),
+        "max_files": current_app.config["MAX_ATTACHMENTS"],
+    }
+
+
+def _render_report_form(form: ReportForm, status: int = 200):
+    body_names = dict(form.body.choices)
+    page = render_template(
+        "public/report.html",
+        form=form,
+        kind_label=KIND_LABELS.get(form.kind.data, ""),
+        identity_label=dict(IDENTITY_CHOICES).get(form.identity.data, ""),
+        body_label=body_names.get(form.body.data, ""),
+        **_upload_limits(),
+    )
+    return page, status
+
+
+@bp.route("/report/write", methods=["GET", "POST"])
+@public
+def write():
+    form = _report_form()
+    if form is None:  # step 1 was skipped or tampered with: start it again
+        return redirect(url_for("public.choose", **request.args))
+    if request.method == "GET" or not form.validate():
+        return _render_report_form(form, 200 if request.method == "GET" else 400)
+    filed = submit_case(get_db(), current_organisation(), _submission(form))
+    return render_template(
+        "public/receipt.html",
+        case=filed.case,
+        receipt=crypto.format_receipt(filed.receipt),
+        receipt_file_href=_receipt_file_href(filed.receipt, filed.case.reference),
+    )
+
+
+def _submission(form: ReportForm) -> Submission:
+    identity = None
+    if form.is_named:
+        identity = Identity(
+            name=form.name.data.strip(),
+            department=(form.department.data or "").strip(),
+            contact=form.contact.data.strip(),
+        )
+    return Submission(
+        kind=CaseKind(form.kind.data),
+        body_id=None if form.body.data == AUTO_BODY else int(form.body.data),
+        title=form.title.data.strip(),
+        text=form.text.data,
+        identity=identity,
+        excluded_account_ids=frozenset(form.exclude.data or ()),
+        attachments=[SpooledUpload(f) for f in chosen_files(form.attachments)],
+    )
+
+
+def _receipt_file_href(receipt: str, reference: str) -> str:
+    """A data: link, so saving the receipt as a file sends nothing back to the server."""
+    text = _(
+        "Hòm thư kín — receipt code\n\n%(code)s\n\nReference: %(reference)s\n"
+        "Keep this code secret. It is the only way to read replies, and it cannot be recovered.\n",
+        code=crypto.format_receipt(receipt),
+        reference=reference,
+    )
+    return "data:text/plain;charset=utf-8," + quote(text)
+
+
+# --- follow-up -----------------------------------------------------------------------------
+
+
+@bp.route("/follow-up", methods=["GET", "POST"])
+@public
+def follow_up():
+    form = ReceiptForm()
+    if request.method == "GET" or not form.validate():
+        status = 200 if request.method == "GET" else 400
+        return render_template("public/follow_up.html", form=form), status
+    db = get_db()
+    try:
+        access = open_case_with_receipt(db, current_organisation(), form.receipt.data)
+    except ReceiptRejected as refused:
+        form.receipt.data = ""  # never echo a receipt back
+        return render_template("public/follow_up.html", form=form, error=refused.message), 403
+    cookie = create_reporter_session(db, access, reporter_idle())
+    db.commit()
+    response = redirect(url_for("public.case"))
+    _set_reporter_cookie(response, cookie)
+    return response
+
+
+def _set_reporter_cookie(response: Response, value: str) -> None:
+    response.set_cookie(
+        REPORTER_COOKIE,
+        value,
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        path="/follow-up",
+    )
+
+
+def _render_case(access: ReporterAccess, form: MessageForm, status: int = 200):
+    page = render_template(
+        "public/case.html",
+        view=reporter_case_view(get_db(), access),
+        form=form,
+        end_form=PostOnlyForm(),
+        sent=request.args.get("sent") == "1",
+        **_upload_limits(),
+    )
+    return page, status
+
+
+@bp.get("/follow-up/case")
+@reporter_required
+def case(access: ReporterAccess):
+    return _render_case(access, MessageForm())
+
+
+@bp.post("/follow-up/case/message")
+@reporter_required
+def send_message(access: ReporterAccess):
+    form = MessageForm()
+    db = get_db()
+    if not form.validate():
+        return _render_case(access, form, 400)
+    uploads = [SpooledUpload(f) for f in chosen_files(form.attachments)]
+    add_reporter_message(db, access, form.text.data, uploads)
+    return redirect(url_for("public.case", sent=1))
+
+
+@bp.post("/follow-up/end")
+@public
+def end_follow_up():
+    db = get_db()
+    end_reporter_session(db, request.cookies.get(REPORTER_COOKIE))
+    db.commit()
+    response = make_response(redirect(url_for("public.landing")))
+    response.delete_cookie(REPORTER_COOKIE, path="/follow-up")
+    return response

@@ -1,0 +1,134 @@
+"""Uploaded files never touch the disk in plaintext, nor sit whole in memory.
+
+Werkzeug normally spools a large upload to a temporary file as it arrives. Here the spool seals
+each chunk under a random key that lives only in this object before writing it, so what reaches
+the temporary file is ciphertext; the domain layer then reads the plaintext back chunk by chunk
+and re-seals it under the case key. A file over the per-file limit stops the request with 413.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+from flask import Request, current_app
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import crypto
+
+_SPOOL_AD = b"homthu upload spool v1"
+
+
+class EncryptedSpool(io.RawIOBase):
+    """A write-then-read file object that stores only sealed chunks in a temporary file."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self._key = crypto.new_data_key()
+        self._sealer = crypto.StreamSealer(self._key, _SPOOL_AD)
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the spool
+        self._pending = bytearray()
+        self._chunks = 0
+        self._max = max_bytes
+        self.size = 0
+        self._finished = False
+
+    def writable(self) -> bool:
+        return not self._finished
+
+    def readable(self) -> bool:
+        return self._finished
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self._finished:
+            raise io.UnsupportedOperation("spool is read-only once rewound")
+        self.size += len(data)
+        if self.size > self._max:
+            raise RequestEntityTooLarge()
+        self._pending += data
+        while len(self._pending) > crypto.STREAM_CHUNK_SIZE:
+            self._spill(bytes(self._pending[: crypto.STREAM_CHUNK_SIZE]), last=False)
+            del self._pending[: crypto.STREAM_CHUNK_SIZE]
+        return len(data)
+
+    def _spill(self, chunk: bytes, *, last: bool) -> None:
+        sealed = self._sealer.seal_chunk(chunk, last=last)
+        self._file.write(len(sealed).to_bytes(4, "big") + sealed)
+        self._chunks += 1
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Werkzeug rewinds once when the upload is complete: seal the tail then."""
+        if offset != 0 or whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("an upload spool can only be rewound")
+        if not self._finished:
+            self._spill(bytes(self._pending), last=True)
+            self._pending.clear()
+            self._finished = True
+        self._file.seek(0)
+        return 0
+
+    def tell(self) -> int:
+        return 0 if self._finished else self.size
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """The plaintext again, one chunk at a time."""
+        self.seek(0)
+        opener = crypto.StreamOpener(self._key, self._sealer.header, _SPOOL_AD)
+        for index in range(self._chunks):
+            length = int.from_bytes(self._file.read(4), "big")
+            yield opener.open_chunk(self._file.read(length), last=index == self._chunks - 1)
+        opener.finish()
+
+    def readall(self) -> bytes:
+        return b"".join(self.iter_chunks())
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            return self.readall()
+        raise io.UnsupportedOperation("read the spool with iter_chunks()")
+
+    def close(self) -> None:
+        self._file.close()
+        self._key = b""
+        super().close()
+
+
+class HomthuRequest(Request):
+    """Flask's request, with uploads spooled through EncryptedSpool."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return EncryptedSpool(current_app.config["MAX_ATTACHMENT_BYTES"])  # type: ignore[return-value]
+
+
+class SpooledUpload:
+    """Adapts a Werkzeug FileStorage backed by an EncryptedSpool to the domain's Upload."""
+
+    def __init__(self, storage) -> None:
+        self.filename = _safe_filename(storage.filename or "file")
+        self.content_type = storage.mimetype or "application/octet-stream"
+        self._spool: EncryptedSpool = storage.stream
+
+    @property
+    def size(self) -> int:
+        return self._spool.size
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        return self._spool.iter_chunks()
+
+
+def _safe_filename(name: str) -> str:
+    """Keep the reporter's name for the file (it is sealed), minus paths and control chars."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()
+    return cleaned[:200] or "file"
