@@ -67,6 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STAFF_ABSOLUTE_HOURS", "8", "A staff session ends this long after login."),
     Setting("REPORTER_IDLE_MINUTES", "15", "A reporter's follow-up session ends after this."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("HOMTHU_INSTANCE_DIR", "instance", "Folder for the embedded database and dev secret."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}

@@ -64,6 +64,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_web(app: Flask) -> None:
     from .web import board, public
     from .web.access import refuse_undeclared_views
+    from .web.common import load_organisation
     from .web.errors import register_error_handlers
     from .web.session_cookies import AreaSessionInterface
     from .web.templating import register_template_helpers
@@ -72,6 +73,7 @@ def _register_web(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(board.bp)
     app.before_request(refuse_undeclared_views)
+    app.before_request(load_organisation)
     app.after_request(_security_headers)
     register_error_handlers(app)
     register_template_helpers(app)

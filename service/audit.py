@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +131,7 @@ class ChainReport:
         return self.problem is None
 
 
-def _stored_rows(db: Session, organisation_id: int) -> Iterator[Any]:
+def _stored_rows_query(organisation_id: int):
     columns = [
         AuditEvent.seq,
         AuditEvent.occurred_on,
@@ -143,19 +143,23 @@ def _stored_rows(db: Session, organisation_id: int) -> Iterator[Any]:
         AuditEvent.details,
         AuditEvent.hash,
     ]
-    query = (
+    return (
         select(*columns)
         .where(AuditEvent.organisation_id == organisation_id)
         .order_by(AuditEvent.seq)
-        .execution_options(yield_per=5000)
+        .execution_options(yield_per=5000)  # a server-side cursor on PostgreSQL
     )
-    yield from db.execute(query)
 
 
 def verify_chain(db: Session, organisation_id: int) -> ChainReport:
     """Walk the chain; report the first row that is missing, out of place or altered."""
+    with db.execute(_stored_rows_query(organisation_id)) as rows:
+        return _walk(db, organisation_id, rows)
+
+
+def _walk(db: Session, organisation_id: int, rows: Iterable[Any]) -> ChainReport:
     previous, expected_seq = GENESIS_HASH, 1
-    for row in _stored_rows(db, organisation_id):
+    for row in rows:
         if row.seq != expected_seq:
             problem = "missing" if row.seq > expected_seq else "duplicated or reordered"
             return ChainReport(organisation_id, expected_seq - 1, previous, expected_seq, problem)

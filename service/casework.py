@@ -309,7 +309,7 @@ def _add_message(
     db.add(message)
     db.flush()  # the id is part of the associated data
     message.body_ct = seal_text(keys.case, case.id, message_field(message.id), text)
-    start = len(case.attachments)
+    start = db.scalar(select(func.count()).where(Attachment.case_id == case.id))
     for offset, upload in enumerate(uploads):
         store_attachment(
             db,
@@ -325,7 +325,11 @@ def _add_message(
 
 
 def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: bool) -> CaseView:
-    attachments = [attachment_info(a, keys.case) for a in case.attachments]
+    # Queried, not read from relationships: a collection loaded earlier in the session is stale.
+    stored = db.scalars(
+        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.position)
+    )
+    attachments = [attachment_info(a, keys.case) for a in stored]
     by_message: dict[int | None, list[AttachmentInfo]] = {}
     for info in attachments:
         by_message.setdefault(info.message_id, []).append(info)
@@ -339,7 +343,7 @@ def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: 
             text=open_text(keys.case, case.id, message_field(m.id), m.body_ct),
             attachments=by_message.get(m.id, []),
         )
-        for m in case.messages
+        for m in db.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))
     ]
     identity = None
     if case.identity_ct is not None and keys.identity is not None:

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -111,7 +112,7 @@ def handlers_of(db: Session, organisation: Organisation) -> list[Account]:
 def choose_body(db: Session, organisation: Organisation, submission: Submission) -> Body:
     bodies = active_bodies(db, organisation)
     if not bodies:
-        raise InvalidSubmission("This organisation has no body to receive reports yet.")
+        raise InvalidSubmission(_l("This organisation has no body to receive reports yet."))
     if submission.body_id is not None:
         for body in bodies:
             if body.id == submission.body_id:

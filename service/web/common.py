@@ -27,6 +27,12 @@ def current_organisation() -> Organisation:
     return g.organisation
 
 
+def load_organisation() -> None:
+    """before_request: every page knows its organisation (and whether it is the demo)."""
+    if request.endpoint != "static":
+        current_organisation()
+
+
 def select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE) if request else None
     return chosen if chosen in LOCALES else "vi"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext, ngettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -16,7 +16,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import NAMED_ONLY_KINDS, CaseKind
@@ -29,6 +30,7 @@ _WTFORMS_MESSAGES = (
     _l("'%(value)s' is not a valid choice for this field."),
     _l("Invalid email address."),
     _l("Field must be between %(min)d and %(max)d characters long."),
+    _l("Field cannot be longer than %(max)d character."),  # asked for through ngettext
 )
 
 
@@ -37,7 +39,13 @@ class _Translations:
         return gettext(string)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return ngettext(singular, plural, n)
+        # WTForms fills in %(max)d itself; flask_babel's ngettext would format with num= only
+        # and raise KeyError. Vietnamese has one plural form, so the catalogs hold WTForms'
+        # plural messages under their singular msgid (above).
+        translated = gettext(singular)
+        if translated != singular:
+            return translated
+        return singular if n == 1 else plural
 
 
 class _TranslatedMeta:
@@ -81,8 +89,8 @@ KIND_HINTS = {
 }
 
 IDENTITY_CHOICES = [
-    ("anonymous", _l("Anonymous: nobody learns who I am")),
-    ("named", _l("With my name: only the chair of the receiving body sees it")),
+    SelectChoice("anonymous", _l("Anonymous: nobody learns who I am")),
+    SelectChoice("named", _l("With my name: only the chair of the receiving body sees it")),
 ]
 
 AUTO_BODY = "auto"
@@ -91,8 +99,12 @@ TITLE_MAX = 200
 TEXT_MAX = 20_000
 
 
-def _kind_choices():
-    return [(kind.value, KIND_LABELS[kind]) for kind in CaseKind]
+def _kind_choices() -> list[SelectChoice]:
+    return [SelectChoice(kind.value, KIND_LABELS[kind]) for kind in CaseKind]
+
+
+def choice_label(choices: list[SelectChoice], value: str | None) -> str:
+    return next((str(c.label) for c in choices if c.value == value), "")
 
 
 class ChooseReportForm(QueryForm):
@@ -132,14 +144,12 @@ class ReportForm(SecureForm):
             Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
         ],
     )
-    name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
-    department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
-    contact = StringField(
-        _l("How to reach you (phone or email)"), validators=[Optional(), Length(max=200)]
-    )
+    name = StringField(_l("Full name"), validators=[Length(max=200)])
+    department = StringField(_l("Department"), validators=[Length(max=200)])
+    contact = StringField(_l("How to reach you (phone or email)"), validators=[Length(max=200)])
     understood_information = RadioField(
-        choices=[("yes", _l("I understand and want to send it anonymously"))],
-        validators=[Optional()],
+        choices=[SelectChoice("yes", _l("I understand and want to send it anonymously"))],
+        validate_choice=False,  # checked below, and only when it applies
     )
     exclude = MultiCheckboxField(_l("People who must not see this report"), coerce=int)
     attachments = MultipleFileField(_l("Files (optional)"))

@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
 
 import crypto
 
@@ -46,6 +47,7 @@ from .forms import (
     PostOnlyForm,
     ReceiptForm,
     ReportForm,
+    choice_label,
     chosen_files,
 )
 from .uploads import SpooledUpload
@@ -76,11 +78,11 @@ def set_language(code: str):
     return response
 
 
-def _body_choices() -> list[tuple[str, str]]:
+def _body_choices() -> list[SelectChoice]:
     locale = str(get_locale())
     bodies = active_bodies(get_db(), current_organisation())
-    return [(AUTO_BODY, _("Let the system choose"))] + [
-        (str(body.id), body.name(locale)) for body in bodies
+    return [SelectChoice(AUTO_BODY, _("Let the system choose"))] + [
+        SelectChoice(str(body.id), body.name(locale)) for body in bodies
     ]
 
 
@@ -98,7 +100,7 @@ def _report_form() -> ReportForm:
     form = ReportForm()
     form.body.choices = _body_choices()
     handlers = handlers_of(get_db(), current_organisation())
-    form.exclude.choices = [(account.id, account.display_name) for account in handlers]
+    form.exclude.choices = [SelectChoice(account.id, account.display_name) for account in handlers]
     if request.method == "GET":
         step1 = ChooseReportForm(request.args)
         step1.body.choices = form.body.choices
@@ -120,13 +122,12 @@ def _upload_limits() -> dict[str, int]:
 
 
 def _render_report_form(form: ReportForm, status: int = 200):
-    body_names = dict(form.body.choices)
     page = render_template(
         "public/report.html",
         form=form,
         kind_label=KIND_LABELS.get(form.kind.data, ""),
-        identity_label=dict(IDENTITY_CHOICES).get(form.identity.data, ""),
-        body_label=body_names.get(form.body.data, ""),
+        identity_label=choice_label(IDENTITY_CHOICES, form.identity.data),
+        body_label=choice_label(form.body.choices, form.body.data),
         **_upload_limits(),
     )
     return page, status

@@ -28,12 +28,13 @@ TRACK_LABELS = {
 
 
 def register_template_helpers(app: Flask) -> None:
+    # Reads only what the request already loaded: rendering (pages or mail) never queries.
     @app.context_processor
     def _globals():
         organisation = g.get("organisation")
         return {
             "locale": str(get_locale()),
-            "is_demo": _is_demo(),
+            "is_demo": bool(organisation and organisation.is_demo),
             "organisation_name": organisation.name if organisation else None,
             "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
             "status_label": lambda status: STATUS_LABELS.get(status, status),
@@ -44,15 +45,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["day"] = _day
     app.jinja_env.filters["moment"] = _moment
     app.jinja_env.filters["filesize"] = _filesize
-
-
-def _is_demo() -> bool:
-    from .common import current_organisation
-
-    try:
-        return current_organisation().is_demo
-    except Exception:
-        return False
 
 
 def _day(value: dt.date | None) -> str:

@@ -1,0 +1,248 @@
+"""Shared fixtures: real databases built by the migrations, a seeded organisation, clients.
+
+Every database test runs on SQLite and, when TEST_DATABASE_URL points at a PostgreSQL server,
+on PostgreSQL too. The schema is built once per run by `alembic upgrade head` into a template
+(a file for SQLite, a template database for PostgreSQL); each test gets its own copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+import crypto
+from service import create_app
+from service.accounts import create_account, create_organisation
+from service.db import get_database
+from service.migrate import upgrade_database
+from service.models import Account, Body, Organisation, Role
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without TEST_DATABASE_URL the PostgreSQL variants are skipped, and say so."""
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="TEST_DATABASE_URL is not set: PostgreSQL not tested")
+    for item in items:
+        if "[postgresql" in item.nodeid or "-postgresql" in item.nodeid:
+            item.add_marker(skip)
+
+
+# --- databases -----------------------------------------------------------------------------
+
+
+def _pg_admin() -> psycopg.Connection:
+    return psycopg.connect(PG_URL, autocommit=True)
+
+
+def _pg_url_for(database: str) -> str:
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"homthu_tmpl_{secrets.token_hex(4)}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade_database(_pg_url_for(name))
+        yield name
+    finally:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A freshly migrated database of its own for this test."""
+    if request.param == "sqlite":
+        path = tmp_path / "homthu.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"homthu_test_{secrets.token_hex(6)}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _pg_url_for(name)
+    finally:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+# --- the application -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
+    """The environment a test app starts from: nothing inherited from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith(("MAIL_", "HOMTHU_", "ARGON2_", "STAFF_", "REPORTER_")) or name in (
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "ORGANISATION",
+            "PUBLIC_BASE_URL",
+        ):
+            monkeypatch.delenv(name, raising=False)
+    env = {
+        "HOMTHU_ENV": "testing",
+        "HOMTHU_INSTANCE_DIR": str(tmp_path / "instance"),
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "DATABASE_URL": database_url,
+        "ARGON2_PROFILE": "fast",
+        "PUBLIC_BASE_URL": "http://homthu.test",
+        "MAIL_DEFAULT_SENDER": "homthu@homthu.test",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def app(app_env) -> Iterator[Flask]:
+    application = create_app()
+    yield application
+    get_database(application).engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session inside an application context, as domain functions expect."""
+    with app.app_context(), get_database(app).session() as session:
+        yield session
+
+
+# --- a seeded organisation -----------------------------------------------------------------
+
+
+@dataclass
+class Staff:
+    account: Account
+    password: str
+
+    @property
+    def email(self) -> str:
+        return self.account.email
+
+    def private_key(self) -> bytes:
+        return crypto.unwrap_private_key(self.account.wrapped_private_key, self.password)
+
+
+@dataclass
+class World:
+    """The organisation every test starts from: two bodies, a chair and a handler in each."""
+
+    organisation: Organisation
+    cd: Body
+    ttnd: Body
+    recovery_codes: dict[str, str]
+    staff: dict[str, Staff] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Staff:
+        return self.staff[name]
+
+
+WORLD_STAFF = (
+    ("cd_chair", "CD", Role.CHAIR, "Chủ tịch Công đoàn"),
+    ("cd_handler", "CD", Role.HANDLER, "Ủy viên Công đoàn"),
+    ("ttnd_chair", "TTND", Role.CHAIR, "Trưởng ban TTND"),
+    ("ttnd_handler", "TTND", Role.HANDLER, "Thành viên TTND"),
+)
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    profile = crypto.FAST
+    with app.app_context(), get_database(app).session() as session:
+        organisation, bodies = create_organisation(
+            session, name="Trung tâm Hội nghị (test)", slug="test", profile=profile
+        )
+        by_code = {new.body.code: new.body for new in bodies}
+        result = World(
+            organisation=organisation,
+            cd=by_code["CD"],
+            ttnd=by_code["TTND"],
+            recovery_codes={new.body.code: new.recovery_code for new in bodies},
+        )
+        for name, code, role, display in WORLD_STAFF:
+            password = f"pw-{name}-{secrets.token_hex(4)}"
+            account = create_account(
+                session,
+                organisation,
+                email=f"{name}@homthu.test",
+                display_name=display,
+                role=role,
+                password=password,
+                profile=profile,
+                body=by_code[code],
+            )
+            result.staff[name] = Staff(account, password)
+        session.commit()
+    return result
+
+
+# --- HTTP helpers --------------------------------------------------------------------------
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def get_csrf(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code in (200, 401), response.status_code
+    return csrf_from(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def staff_client(app: Flask):
+    """A factory: a test client logged in as one of the world's staff."""
+
+    def login(staff: Staff) -> FlaskClient:
+        client = app.test_client()
+        token = get_csrf(client, "/board/login")
+        response = client.post(
+            "/board/login",
+            data={"csrf_token": token, "email": staff.email, "password": staff.password},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return login

@@ -1,0 +1,128 @@
+"""The audit trail is a hash chain: any edit, deletion, insertion or reordering is caught."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from service.audit import Actor, record_event, verify_chain
+from service.models import AuditEvent, AuditHead
+
+T0 = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def chain(db, world):
+    """Five more events after the world's own (organisation and accounts created)."""
+    org = world.organisation.id
+    for i in range(5):
+        actor = Actor.reporter() if i % 2 else Actor.staff(world["cd_chair"].account)
+        record_event(
+            db,
+            organisation_id=org,
+            action=f"test.step{i}",
+            actor=actor,
+            case_id="ab" * 16,
+            details={"n": i, "note": "không có nội dung"},
+            now=T0 + dt.timedelta(minutes=i),
+        )
+    db.commit()
+    return org
+
+
+def seqs(db, org):
+    return db.scalars(
+        select(AuditEvent.seq).where(AuditEvent.organisation_id == org).order_by(AuditEvent.seq)
+    ).all()
+
+
+def test_an_untouched_chain_verifies(db, chain):
+    report = verify_chain(db, chain)
+    assert report.ok and report.events == len(seqs(db, chain)) == 10
+    assert report.head_hash == db.get(AuditHead, chain).hash
+
+
+def test_sequence_numbers_have_no_gaps(db, chain):
+    assert seqs(db, chain) == list(range(1, 11))
+
+
+def test_reporter_events_carry_the_day_only(db, chain):
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.action.like("test.%"))).all()
+    for row in rows:
+        if row.actor_role == "reporter":
+            assert row.occurred_at is None and row.actor_id is None
+        else:
+            assert row.occurred_at is not None
+        assert row.occurred_on == dt.date(2026, 11, 27)
+
+
+def test_an_edited_row_is_named(db, chain):
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 7).values(details='{"n":99}'))
+    db.commit()
+    report = verify_chain(db, chain)
+    assert (report.ok, report.broken_seq, report.problem) == (False, 7, "altered")
+
+
+def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db, chain):
+    row = db.scalars(select(AuditEvent).where(AuditEvent.seq == 7)).one()
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 7).values(hash="f" * 64))
+    db.commit()
+    assert verify_chain(db, chain).broken_seq == row.seq
+
+
+def test_a_deleted_row_is_named(db, chain):
+    db.execute(delete(AuditEvent).where(AuditEvent.seq == 4))
+    db.commit()
+    report = verify_chain(db, chain)
+    assert (report.broken_seq, report.problem) == (4, "missing")
+
+
+def test_deleting_the_last_rows_is_caught_by_the_head(db, chain):
+    db.execute(delete(AuditEvent).where(AuditEvent.seq >= 9))
+    db.commit()
+    report = verify_chain(db, chain)
+    assert (report.broken_seq, report.problem) == (9, "missing at the end")
+
+
+def test_an_inserted_row_is_caught(db, chain):
+    db.execute(update(AuditEvent).where(AuditEvent.seq >= 6).values(seq=AuditEvent.seq + 100))
+    db.execute(update(AuditEvent).where(AuditEvent.seq >= 106).values(seq=AuditEvent.seq - 99))
+    forged = db.scalars(select(AuditEvent).where(AuditEvent.seq == 5)).one()
+    db.add(
+        AuditEvent(
+            organisation_id=chain,
+            seq=6,
+            occurred_on=forged.occurred_on,
+            occurred_at=None,
+            actor_role="reporter",
+            actor_id=None,
+            case_id=None,
+            action="forged",
+            details="{}",
+            hash=forged.hash,
+        )
+    )
+    db.commit()
+    assert verify_chain(db, chain).broken_seq == 6
+
+
+def test_swapped_rows_are_caught(db, chain):
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 5).values(seq=-5))
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 6).values(seq=5))
+    db.execute(update(AuditEvent).where(AuditEvent.seq == -5).values(seq=6))
+    db.commit()
+    assert verify_chain(db, chain).broken_seq == 5
+
+
+def test_the_cli_exits_zero_for_a_whole_chain_and_one_naming_the_break(app, db, chain):
+    runner = app.test_cli_runner()
+    whole = runner.invoke(args=["audit", "verify"])
+    assert whole.exit_code == 0, whole.output
+    assert "10 events" in whole.output
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(action="edited"))
+    db.commit()
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "#3" in broken.output and "altered" in broken.output
