@@ -18,6 +18,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import crypto
 
+from ..metadata import StripReport, strip_metadata
+
 _SPOOL_AD = b"homthu upload spool v1"
 
 
@@ -112,19 +114,27 @@ class HomthuRequest(Request):
 
 
 class SpooledUpload:
-    """Adapts a Werkzeug FileStorage backed by an EncryptedSpool to the domain's Upload."""
+    """Adapts a Werkzeug FileStorage backed by an EncryptedSpool to the domain's Upload.
+
+    Its content is the upload minus identifying image metadata (EXIF, XMP, ...): see
+    service.metadata. `metadata` tells what the latest iter_chunks() removed, once consumed.
+    """
 
     def __init__(self, storage) -> None:
         self.filename = _safe_filename(storage.filename or "file")
         self.content_type = storage.mimetype or "application/octet-stream"
         self._spool: EncryptedSpool = storage.stream
+        self.metadata = StripReport()
 
     @property
     def size(self) -> int:
+        """The size as uploaded; what is stored may be smaller by the metadata removed."""
         return self._spool.size
 
     def iter_chunks(self) -> Iterator[bytes]:
-        return self._spool.iter_chunks()
+        # The spool can be read twice: the stripper surveys an image before it streams it.
+        self.metadata = StripReport()
+        return strip_metadata(self._spool.iter_chunks, self.metadata)
 
 
 def _safe_filename(name: str) -> str:
