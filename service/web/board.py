@@ -31,7 +31,7 @@ from ..errors import LoginFailed
 from ..models import Role
 from ..sessions import STAFF_COOKIE
 from .access import StaffUser, public, staff_required, staff_session_policy
-from .common import current_organisation, safe_next
+from .common import current_organisation, safe_next, set_session_cookie
 from .forms import LoginForm, ReplyForm
 
 bp = Blueprint("board", __name__, url_prefix="/board")
@@ -68,13 +68,7 @@ def login():
     except LoginFailed as failed:
         return render_login(form, 401, failed.message)
     response = redirect(safe_next(request.args.get("next"), url_for("board.cases")))
-    response.set_cookie(
-        STAFF_COOKIE,
-        cookie,
-        httponly=True,
-        samesite="Strict",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
+    set_session_cookie(response, STAFF_COOKIE, cookie)
     return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, g, request
+from flask import Response, abort, current_app, g, request
 from sqlalchemy import select
 
 from ..db import get_db
@@ -43,3 +43,15 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def set_session_cookie(response: Response, name: str, value: str, path: str = "/") -> None:
+    """A session cookie: never readable by scripts, never sent cross-site, HTTPS in production."""
+    response.set_cookie(
+        name,
+        value,
+        path=path,
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )

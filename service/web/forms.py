@@ -178,9 +178,13 @@ class ReportForm(SecureForm):
             )
 
     def validate_attachments(self, field) -> None:
-        limit = current_app.config["MAX_ATTACHMENTS"]
-        if len(chosen_files(field)) > limit:
-            raise ValidationError(_l("You can attach at most %(count)d files.", count=limit))
+        check_file_count(field)
+
+
+def check_file_count(field) -> None:
+    limit = current_app.config["MAX_ATTACHMENTS"]
+    if len(chosen_files(field)) > limit:
+        raise ValidationError(_l("You can attach at most %(count)d files.", count=limit))
 
 
 def chosen_files(field) -> list:
@@ -206,9 +210,7 @@ class MessageForm(SecureForm):
     attachments = MultipleFileField(_l("Files (optional)"))
 
     def validate_attachments(self, field) -> None:
-        limit = current_app.config["MAX_ATTACHMENTS"]
-        if len(chosen_files(field)) > limit:
-            raise ValidationError(_l("You can attach at most %(count)d files.", count=limit))
+        check_file_count(field)
 
 
 class LoginForm(SecureForm):

@@ -36,7 +36,7 @@ from ..sessions import (
     end_reporter_session,
 )
 from .access import public, reporter_idle, reporter_required
-from .common import LANG_COOKIE, LOCALES, current_organisation, safe_next
+from .common import LANG_COOKIE, LOCALES, current_organisation, safe_next, set_session_cookie
 from .forms import (
     AUTO_BODY,
     IDENTITY_CHOICES,
@@ -199,19 +199,8 @@ def follow_up():
     cookie = create_reporter_session(db, access, reporter_idle())
     db.commit()
     response = redirect(url_for("public.case"))
-    _set_reporter_cookie(response, cookie)
+    set_session_cookie(response, REPORTER_COOKIE, cookie, path="/follow-up")
     return response
-
-
-def _set_reporter_cookie(response: Response, value: str) -> None:
-    response.set_cookie(
-        REPORTER_COOKIE,
-        value,
-        httponly=True,
-        samesite="Strict",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-        path="/follow-up",
-    )
 
 
 def _render_case(access: ReporterAccess, form: MessageForm, status: int = 200):
