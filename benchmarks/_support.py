@@ -1,0 +1,150 @@
+"""Shared set-up for the benchmark scripts (not a benchmark itself).
+
+Fresh databases (a SQLite file under a temporary directory, or a PostgreSQL database named
+homthu_bench_<random>), built by the migrations and seeded like tests/conftest.py's `world`:
+one organisation with both standard bodies, a chair and a handler in each, every derived value
+made with the PRODUCTION Argon2id profile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the project is not installed
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_DB_PREFIX = "homthu_bench_"
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+RECEIPT = re.compile(r'data-testid="receipt">([^<]+)<')
+
+STAFF = (
+    ("cd_chair", "CD", "CHAIR", "Chủ tịch Công đoàn"),
+    ("cd_handler", "CD", "HANDLER", "Ủy viên Công đoàn"),
+    ("ttnd_chair", "TTND", "CHAIR", "Trưởng ban TTND"),
+    ("ttnd_handler", "TTND", "HANDLER", "Thành viên TTND"),
+)
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    if match is None:
+        raise RuntimeError("the page carries no CSRF token")
+    return match.group(1)
+
+
+def receipt_from(html: str) -> str:
+    match = RECEIPT.search(html)
+    if match is None:
+        raise RuntimeError("the response carries no receipt")
+    return match.group(1)
+
+
+# --- databases -----------------------------------------------------------------------------
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'homthu.sqlite3'}"
+
+
+def pg_reachable(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextmanager
+def fresh_pg_database(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `admin_url`; dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"{BENCH_DB_PREFIX}{secrets.token_hex(6)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the application -----------------------------------------------------------------------
+
+
+def app_environment(database_url: str, instance_dir: Path, mode: str = "development") -> dict:
+    """Environment variables for an app with the PRODUCTION Argon2id profile."""
+    return {
+        "HOMTHU_ENV": mode,
+        "HOMTHU_INSTANCE_DIR": str(instance_dir),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url,
+        "ARGON2_PROFILE": "production",
+        "PUBLIC_BASE_URL": "http://homthu.bench",
+        "MAIL_DEFAULT_SENDER": "homthu@homthu.bench",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def apply_environment(env: dict[str, str]) -> None:
+    """Replace every setting the app reads in os.environ (nothing inherited from the shell)."""
+    for name in list(os.environ):
+        if name.startswith(("MAIL_", "HOMTHU_", "ARGON2_", "STAFF_", "REPORTER_", "MAX_ATTACH")):
+            del os.environ[name]
+    for name in ("SECRET_KEY", "DATABASE_URL", "ORGANISATION", "PUBLIC_BASE_URL", "LOG_LEVEL"):
+        os.environ.pop(name, None)
+    os.environ.update(env)
+
+
+@dataclass
+class Seeded:
+    organisation_id: int
+    receipt_salt: bytes
+    passwords: dict[str, str] = field(default_factory=dict)  # email -> password
+
+
+def migrate_and_seed(app) -> Seeded:
+    """Build the schema and create the organisation, its bodies and four staff accounts."""
+    import crypto
+    from service.accounts import create_account, create_organisation
+    from service.db import get_database
+    from service.migrate import upgrade_database
+    from service.models import Role
+
+    upgrade_database(app.config["DATABASE_URL"])
+    profile = crypto.PRODUCTION
+    with app.app_context(), get_database(app).session() as session:
+        organisation, bodies = create_organisation(
+            session, name="Trung tâm Hội nghị (benchmark)", slug="bench", profile=profile
+        )
+        by_code = {new.body.code: new.body for new in bodies}
+        seeded = Seeded(organisation.id, organisation.receipt_salt)
+        for name, code, role, display in STAFF:
+            password = f"pw-{name}-{secrets.token_hex(6)}"
+            email = f"{name}@homthu.bench"
+            create_account(
+                session,
+                organisation,
+                email=email,
+                display_name=display,
+                role=Role[role],
+                password=password,
+                profile=profile,
+                body=by_code[code],
+            )
+            seeded.passwords[email] = password
+        session.commit()
+    return seeded
