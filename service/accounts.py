@@ -15,6 +15,7 @@ from .audit import Actor, record_event
 from .clock import utcnow
 from .errors import InvalidSubmission, LoginFailed
 from .models import Account, Body, BodyKind, Organisation, Role
+from .rules import seed_rules
 from .sessions import StaffSessionPolicy, create_staff_session, end_staff_session
 
 # The two bodies the design card names; a head-of-unit body can be added later.
@@ -55,6 +56,7 @@ def create_organisation(
         add_body(db, organisation, code=code, kind=kind, name_vi=vi, name_en=en, position=i)
         for i, (code, kind, vi, en) in enumerate(STANDARD_BODIES)
     ]
+    seed_rules(db, organisation, [new.body for new in bodies])
     record_event(
         db,
         organisation_id=organisation.id,

@@ -39,6 +39,7 @@ from .models import (
     CaseKeyWrap,
     KeyPurpose,
     Message,
+    MessageKind,
     Organisation,
 )
 from .outbox import enqueue_mail
@@ -52,6 +53,7 @@ _DUMMY_RECEIPT = "0" * crypto.RECEIPT_DIGITS
 class MessageView:
     id: int
     author: str
+    kind: str
     author_name: str | None
     sent_on: dt.date
     sent_at: dt.datetime | None
@@ -119,7 +121,7 @@ def add_reporter_message(
     """The reporter adds information or answers a question, with files if any."""
     now = now or utcnow()
     case, keys = _reporter_case(db, access)
-    message = _add_message(db, case, keys, Author.REPORTER, None, text, uploads, now)
+    message = add_message(db, case, keys, Author.REPORTER, None, text, uploads, now)
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -230,7 +232,7 @@ def reply_to_reporter(
     """A handler's reply, sealed under the case key: readable by the reporter and handlers."""
     now = now or utcnow()
     case, keys = _handler_keys(db, account, private_key, case_id)
-    message = _add_message(db, case, keys, Author.STAFF, account, text, (), now)
+    message = add_message(db, case, keys, Author.STAFF, account, text, (), now)
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -287,7 +289,7 @@ def _readers_of(db: Session, case: Case) -> list[Account]:
     )
 
 
-def _add_message(
+def add_message(
     db: Session,
     case: Case,
     keys: keyring.CaseKeys,
@@ -296,11 +298,18 @@ def _add_message(
     text: str,
     uploads: Sequence[Upload],
     now: dt.datetime,
+    kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
+    """Seal a message (the caller commits). Notes go under the STAFF key, the reporter's
+    conversation under the CASE key; a reporter's message is dated to the day only."""
     today = local_today(now)
+    key = keys.staff if kind == MessageKind.NOTE else keys.case
+    if key is None:
+        raise KeyUnavailable()
     message = Message(
         case_id=case.id,
         author=author,
+        kind=kind,
         account_id=account.id if account else None,
         sent_on=today,
         sent_at=None if author == Author.REPORTER else now,
@@ -308,7 +317,7 @@ def _add_message(
     )
     db.add(message)
     db.flush()  # the id is part of the associated data
-    message.body_ct = seal_text(keys.case, case.id, message_field(message.id), text)
+    message.body_ct = seal_text(key, case.id, message_field(message.id), text)
     start = db.scalar(select(func.count()).where(Attachment.case_id == case.id))
     for offset, upload in enumerate(uploads):
         store_attachment(
@@ -333,17 +342,26 @@ def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: 
     by_message: dict[int | None, list[AttachmentInfo]] = {}
     for info in attachments:
         by_message.setdefault(info.message_id, []).append(info)
+    query = select(Message).where(Message.case_id == case.id).order_by(Message.id)
+    if keys.staff is None:  # the reporter: internal notes are neither shown nor openable
+        query = query.where(Message.kind != MessageKind.NOTE)
     messages = [
         MessageView(
             id=m.id,
             author=m.author,
+            kind=m.kind,
             author_name=m.account.display_name if staff_names and m.account else None,
             sent_on=m.sent_on,
             sent_at=m.sent_at if staff_names else None,
-            text=open_text(keys.case, case.id, message_field(m.id), m.body_ct),
+            text=open_text(
+                keys.staff if m.kind == MessageKind.NOTE else keys.case,
+                case.id,
+                message_field(m.id),
+                m.body_ct,
+            ),
             attachments=by_message.get(m.id, []),
         )
-        for m in db.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))
+        for m in db.scalars(query)
     ]
     identity = None
     if case.identity_ct is not None and keys.identity is not None:

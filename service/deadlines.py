@@ -46,12 +46,3 @@ def working_days_between(start: dt.date, end: dt.date) -> int:
         for offset in range(1, (end - start).days + 1)
         if is_working_day(start + dt.timedelta(days=offset))
     )
-
-
-# Until deadline rules live in the database (case-handling issue), acknowledging a case is due
-# within 10 working days of receipt (Citizen Reception Law Art. 28).
-ACKNOWLEDGE_WORKING_DAYS = 10
-
-
-def acknowledge_due(received_on: dt.date) -> dt.date:
-    return add_working_days(received_on, ACKNOWLEDGE_WORKING_DAYS)

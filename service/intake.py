@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,17 +23,16 @@ from . import keyring
 from .audit import Actor, record_event
 from .casefiles import Upload, seal_json, seal_text, store_attachment
 from .clock import local_today, utcnow
-from .deadlines import acknowledge_due
 from .errors import InvalidSubmission
 from .models import (
     NAMED_ONLY_KINDS,
     Account,
     Author,
     Body,
-    BodyKind,
     Case,
     CaseKind,
     CaseStatus,
+    Category,
     KeyPurpose,
     Organisation,
     ReferenceCounter,
@@ -42,15 +40,7 @@ from .models import (
     Track,
 )
 from .outbox import enqueue_mail
-
-# Where a case goes when the reporter lets the system choose (until routing is configurable).
-DEFAULT_ROUTING: dict[CaseKind, BodyKind] = {
-    CaseKind.SUGGESTION: BodyKind.TRADE_UNION,
-    CaseKind.PROBLEM: BodyKind.TRADE_UNION,
-    CaseKind.MISCONDUCT: BodyKind.TRADE_UNION,
-    CaseKind.COMPLAINT: BodyKind.INSPECTION_BOARD,
-    CaseKind.DENUNCIATION: BodyKind.INSPECTION_BOARD,
-}
+from .rules import eligible_bodies, route, schedule
 
 
 @dataclass(frozen=True)
@@ -71,6 +61,8 @@ class Submission:
     title: str
     text: str
     body_id: int | None = None  # None: let the system choose
+    category_id: int | None = None
+    concerns_head_of_unit: bool = False
     identity: Identity | None = None  # None: anonymous
     excluded_account_ids: frozenset[int] = frozenset()
     attachments: Sequence[Upload] = field(default_factory=tuple)
@@ -84,14 +76,10 @@ class FiledCase:
     receipt: str
 
 
-def active_bodies(db: Session, organisation: Organisation) -> list[Body]:
-    return list(
-        db.scalars(
-            select(Body)
-            .where(Body.organisation_id == organisation.id, Body.active.is_(True))
-            .order_by(Body.position, Body.id)
-        )
-    )
+def active_bodies(
+    db: Session, organisation: Organisation, *, concerns_head_of_unit: bool = False
+) -> list[Body]:
+    return eligible_bodies(db, organisation, concerns_head_of_unit=concerns_head_of_unit)
 
 
 def handlers_of(db: Session, organisation: Organisation) -> list[Account]:
@@ -110,16 +98,30 @@ def handlers_of(db: Session, organisation: Organisation) -> list[Account]:
 
 
 def choose_body(db: Session, organisation: Organisation, submission: Submission) -> Body:
-    bodies = active_bodies(db, organisation)
-    if not bodies:
-        raise InvalidSubmission(_l("This organisation has no body to receive reports yet."))
-    if submission.body_id is not None:
-        for body in bodies:
-            if body.id == submission.body_id:
-                return body
+    """The reporter's choice if it is allowed, else the routing table's."""
+    if submission.body_id is None:
+        return route(
+            db,
+            organisation,
+            submission.kind,
+            submission.category_id,
+            concerns_head_of_unit=submission.concerns_head_of_unit,
+        )
+    allowed = active_bodies(
+        db, organisation, concerns_head_of_unit=submission.concerns_head_of_unit
+    )
+    for body in allowed:
+        if body.id == submission.body_id:
+            return body
+    raise InvalidSubmission()
+
+
+def _validate_category(db: Session, organisation: Organisation, submission: Submission) -> None:
+    if submission.category_id is None:
+        return
+    category = db.get(Category, submission.category_id)
+    if category is None or category.organisation_id != organisation.id or not category.active:
         raise InvalidSubmission()
-    wanted = DEFAULT_ROUTING[submission.kind]
-    return next((body for body in bodies if body.kind == wanted), bodies[0])
 
 
 def _validate_exclusions(db: Session, organisation: Organisation, submission: Submission) -> None:
@@ -174,6 +176,7 @@ def submit_case(
     reporter = crypto.derive_reporter_keys(receipt, organisation.receipt_salt, profile)
 
     body = choose_body(db, organisation, submission)
+    _validate_category(db, organisation, submission)
     _validate_exclusions(db, organisation, submission)
     today = local_today(now)
     case_id = secrets.token_hex(16)
@@ -185,13 +188,14 @@ def submit_case(
         body_id=body.id,
         reference=next_reference(db, body, today.year),
         kind=submission.kind,
+        category_id=submission.category_id,
+        concerns_head_of_unit=submission.concerns_head_of_unit,
         status=CaseStatus.NEW,
         track=Track.INFORMATION
         if anonymous and submission.kind in NAMED_ONLY_KINDS
         else Track.FORMAL,
         anonymous=anonymous,
         received_on=today,
-        acknowledge_due=acknowledge_due(today),
         lookup_id=reporter.lookup_id,
         reporter_public_key=reporter.public_key,
         reporter_kdf=organisation.receipt_kdf,
@@ -204,6 +208,7 @@ def submit_case(
             keys.staff, case_id, "exclusions", sorted(submission.excluded_account_ids)
         ),
     )
+    schedule(db, case)
     db.add(case)
     readers = _readers(db, body, submission.excluded_account_ids)
     _wrap_keys(db, case, keys, readers, body, reporter.public_key)

@@ -4,6 +4,7 @@ from .audit import AuditEvent, AuditHead
 from .base import Base
 from .cases import (
     NAMED_ONLY_KINDS,
+    OPEN_STATUSES,
     Attachment,
     AttachmentChunk,
     Author,
@@ -13,15 +14,19 @@ from .cases import (
     CaseStatus,
     KeyPurpose,
     Message,
+    MessageKind,
+    Priority,
     ReferenceCounter,
     Track,
 )
 from .org import Account, Body, BodyKind, Organisation, Role
 from .outbox import OutboxMessage, OutboxStatus
+from .rules import Category, ClockStart, DayUnit, DeadlineRule, DeadlineStage, RoutingRule
 from .sessions import ReporterSession, StaffSession
 
 __all__ = [
     "NAMED_ONLY_KINDS",
+    "OPEN_STATUSES",
     "Account",
     "Attachment",
     "AttachmentChunk",
@@ -35,14 +40,22 @@ __all__ = [
     "CaseKeyWrap",
     "CaseKind",
     "CaseStatus",
+    "Category",
+    "ClockStart",
+    "DayUnit",
+    "DeadlineRule",
+    "DeadlineStage",
     "KeyPurpose",
     "Message",
+    "MessageKind",
     "Organisation",
     "OutboxMessage",
     "OutboxStatus",
+    "Priority",
     "ReferenceCounter",
     "ReporterSession",
     "Role",
+    "RoutingRule",
     "StaffSession",
     "Track",
 ]

@@ -32,11 +32,22 @@ NAMED_ONLY_KINDS = frozenset({CaseKind.COMPLAINT, CaseKind.DENUNCIATION})
 
 class CaseStatus(enum.StrEnum):
     NEW = "new"  # mới
+    TRANSFERRED = "transferred"  # chuyển đơn: waiting for the receiving body to acknowledge
     ACKNOWLEDGED = "acknowledged"  # đã tiếp nhận
     IN_PROGRESS = "in_progress"  # đang xử lý
     RESOLVED = "resolved"  # đã giải quyết
     NOT_ACCEPTED = "not_accepted"  # không thụ lý
     CLOSED = "closed"  # đóng
+
+
+OPEN_STATUSES = frozenset(
+    {CaseStatus.NEW, CaseStatus.TRANSFERRED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS}
+)
+
+
+class Priority(enum.StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"  # e.g. the reporter flagged retaliation
 
 
 class Track(enum.StrEnum):
@@ -62,6 +73,8 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "reference"),
         Index("ix_cases_body_status_received", "body_id", "status", "received_on"),
+        Index("ix_cases_body_next_due", "body_id", "next_due"),
+        Index("ix_cases_organisation_received", "organisation_id", "received_on"),
     )
 
     # Random hex ids: they reveal neither order nor count, and a malformed one is simply unknown.
@@ -73,9 +86,34 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(32), default=CaseStatus.NEW)
     track: Mapped[str] = mapped_column(String(16))
     anonymous: Mapped[bool]
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
+    # Chosen by the reporter: such a case is never routed or transferred to the head of unit.
+    concerns_head_of_unit: Mapped[bool] = mapped_column(default=False)
+
     # Day precision, local calendar: never the time of a reporter's action.
     received_on: Mapped[dt.date]
+    acknowledged_on: Mapped[dt.date | None]
+    accepted_on: Mapped[dt.date | None]
+    decided_on: Mapped[dt.date | None]  # resolved or not accepted
+    closed_on: Mapped[dt.date | None]
+    transferred_on: Mapped[dt.date | None]
+    transfer_count: Mapped[int] = mapped_column(default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+
+    # Deadlines from the organisation's rules; next_due is the one the case is waiting on now,
+    # kept in step by every transition so lists can sort and flag in SQL.
     acknowledge_due: Mapped[dt.date]
+    accept_due: Mapped[dt.date | None]
+    resolve_due: Mapped[dt.date | None]
+    next_due: Mapped[dt.date | None]
+    extensions: Mapped[int] = mapped_column(default=0)
+
+    # The reporter's voice: numbers and days, never text.
+    rating: Mapped[int | None]
+    rated_on: Mapped[dt.date | None]
+    retaliation_flagged_on: Mapped[dt.date | None]
 
     # Reporter access: lookup id and public key derived from the receipt (one Argon2id).
     lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -88,6 +126,7 @@ class Case(Base):
     exclusions_ct: Mapped[bytes] = mapped_column(LargeBinary)  # under the STAFF key
 
     body: Mapped[Body] = relationship()
+    assignee: Mapped[Account | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
         back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
     )
@@ -128,14 +167,22 @@ class Author(enum.StrEnum):
     STAFF = "staff"
 
 
+class MessageKind(enum.StrEnum):
+    MESSAGE = "message"  # conversation with the reporter, under the CASE key
+    QUESTION = "question"  # a handler asks the reporter for more information (CASE key)
+    DECISION = "decision"  # the reasons of a resolution or non-acceptance (CASE key)
+    NOTE = "note"  # internal to the handlers, under the STAFF key: the reporter cannot open it
+
+
 class Message(Base):
-    """One entry of the conversation between the reporter and the handlers."""
+    """One entry of a case's conversation, or an internal note of the handlers."""
 
     __tablename__ = "case_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default=MessageKind.MESSAGE)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     sent_on: Mapped[dt.date]
     # Only for staff messages: a reporter's action is never timed more precisely than the day.
