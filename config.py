@@ -66,6 +66,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STAFF_IDLE_MINUTES", "30", "A staff session ends after this much inactivity."),
     Setting("STAFF_ABSOLUTE_HOURS", "8", "A staff session ends this long after login."),
     Setting("REPORTER_IDLE_MINUTES", "15", "A reporter's follow-up session ends after this."),
+    Setting(
+        "NOTIFY_HOURS",
+        "8,10,12,14,16",
+        "Local hours at which mail caused by a reporter leaves, so no mail dates their action.",
+    ),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("HOMTHU_INSTANCE_DIR", "instance", "Folder for the embedded database and dev secret."),
 )
@@ -88,6 +93,17 @@ def _int(env: dict[str, str], name: str) -> int:
         return int(text or "")
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _hours(env: dict[str, str], name: str) -> tuple[int, ...]:
+    text = _get(env, name) or ""
+    try:
+        hours = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise ConfigError(f"{name} must be hours of the day separated by commas") from None
+    if not hours or not all(0 <= hour <= 23 for hour in hours):
+        raise ConfigError(f"{name} must list at least one hour between 0 and 23")
+    return hours
 
 
 def _sqlite_url_under_root(url: str) -> str:
@@ -153,6 +169,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "STAFF_IDLE_MINUTES": _int(env, "STAFF_IDLE_MINUTES"),
         "STAFF_ABSOLUTE_HOURS": _int(env, "STAFF_ABSOLUTE_HOURS"),
         "REPORTER_IDLE_MINUTES": _int(env, "REPORTER_IDLE_MINUTES"),
+        "NOTIFY_HOURS": _hours(env, "NOTIFY_HOURS"),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Cookies: never readable by scripts, never sent cross-site, HTTPS-only outside development.
         "SESSION_COOKIE_HTTPONLY": True,

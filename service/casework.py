@@ -138,6 +138,7 @@ def add_reporter_message(
             recipient=account.email,
             template="reporter_message",
             now=now,
+            reporter_action=True,
         )
     db.commit()
     return message

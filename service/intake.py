@@ -240,6 +240,7 @@ def submit_case(
             template="new_case",
             context={"organisation": organisation},
             now=now,
+            reporter_action=True,
         )
     db.commit()
     return FiledCase(case, receipt)

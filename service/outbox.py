@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
+from .clock import next_slot, start_of_local_day, utcnow
 from .models import OutboxMessage, OutboxStatus
 
 
@@ -32,9 +32,18 @@ def enqueue_mail(
     template: str,
     context: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
+    reporter_action: bool = False,
 ) -> OutboxMessage:
-    """Render mail `template` and add it to the outbox (the caller commits with its change)."""
+    """Render mail `template` and add it to the outbox (the caller commits with its change).
+
+    Mail caused by a reporter's action is dated to the day and held until the next delivery
+    slot (NOTIFY_HOURS), so the outbox records no precise time of what a reporter did.
+    """
     now = now or utcnow()
+    created_at, send_from = now, now
+    if reporter_action:
+        created_at = start_of_local_day(now)
+        send_from = next_slot(now, current_app.config["NOTIFY_HOURS"])
     context = {"base_url": current_app.config["PUBLIC_BASE_URL"], **(context or {})}
     subject = render_template(f"mail/{template}.subject.txt", **context).strip()
     message = OutboxMessage(
@@ -46,8 +55,8 @@ def enqueue_mail(
         html_body=render_template(f"mail/{template}.html", **context),
         status=OutboxStatus.PENDING,
         attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        next_attempt_at=send_from,
+        created_at=created_at,
     )
     db.add(message)
     return message

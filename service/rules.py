@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -204,7 +205,7 @@ def route(
         for b in eligible_bodies(db, organisation, concerns_head_of_unit=concerns_head_of_unit)
     }
     if not bodies:
-        raise InvalidSubmission("This organisation has no body to receive reports yet.")
+        raise InvalidSubmission(_l("This organisation has no body to receive reports yet."))
     rules = db.scalars(
         select(RoutingRule).where(RoutingRule.organisation_id == organisation.id)
     ).all()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -126,10 +128,25 @@ def attachment(user: StaffUser, case_id: str, attachment_id: str):
     )
     response = Response(_guarded(chunks), mimetype="application/octet-stream")
     # Always a download, never rendered in the page: an uploaded HTML file must not run here.
-    response.headers.set("Content-Disposition", "attachment", filename=info.name)
+    response.headers.set("Content-Disposition", "attachment", **download_name(info.name))
     response.headers["Content-Length"] = str(info.size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def download_name(name: str) -> dict[str, str]:
+    """Content-Disposition parameters for any file name (RFC 6266), as send_file writes them.
+
+    HTTP headers are Latin-1: a Vietnamese name goes in `filename*` as UTF-8, with an ASCII
+    fallback for old clients.
+    """
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        quoted = quote(name, safe="!#$&+-.^_`|~")
+        return {"filename": fallback or "file", "filename*": f"UTF-8''{quoted}"}
+    return {"filename": name}
 
 
 def _guarded(chunks):
