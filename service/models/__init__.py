@@ -19,7 +19,7 @@ from .cases import (
     ReferenceCounter,
     Track,
 )
-from .org import Account, Body, BodyKind, Organisation, Role
+from .org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
 from .outbox import OutboxMessage, OutboxStatus
 from .rules import Category, ClockStart, DayUnit, DeadlineRule, DeadlineStage, RoutingRule
 from .sessions import ReporterSession, StaffSession
@@ -57,5 +57,6 @@ __all__ = [
     "Role",
     "RoutingRule",
     "StaffSession",
+    "SummaryRecipient",
     "Track",
 ]

@@ -96,3 +96,24 @@ class Account(Base):
     @property
     def is_chair(self) -> bool:
         return self.role == Role.CHAIR
+
+
+class SummaryRecipient(Base):
+    """Someone who receives the monthly summaries and the 6-month / annual reports: numbers only.
+
+    Management (lãnh đạo) and the administration department (bộ phận hành chính). Chairs get their
+    own body's summary without a row here.
+    """
+
+    __tablename__ = "summary_recipient"
+    __table_args__ = (UniqueConstraint("organisation_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    # "management" or "administration": the administration department also gets the reports
+    # as editable documents and the reminders before 10 May and 10 November.
+    kind: Mapped[str] = mapped_column(String(32), default="management")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
