@@ -13,12 +13,15 @@ from sqlalchemy import select
 from .accounts import create_account, create_organisation
 from .audit import verify_chain
 from .db import get_database
+from .errors import InvalidSubmission
 from .models import Body, Organisation, Role
+from .sessions import purge_expired_sessions
 
 demo_cli = AppGroup("demo", help="The clearly marked demo organisation (development only).")
 org_cli = AppGroup("org", help="Organisations.")
 account_cli = AppGroup("account", help="Staff accounts.")
 audit_cli = AppGroup("audit", help="The hash-chained audit trail.")
+sessions_cli = AppGroup("sessions", help="Server-side login and follow-up sessions.")
 
 DEMO_SLUG = "demo"
 DEMO_ACCOUNTS = (
@@ -119,8 +122,6 @@ def account_add(
             )
             if body is None:
                 raise click.ClickException(f"No body {body_code!r} in {slug!r}.")
-        from .errors import InvalidSubmission
-
         try:
             create_account(
                 db,
@@ -157,6 +158,14 @@ def audit_verify() -> None:
     sys.exit(1 if broken else 0)
 
 
+@sessions_cli.command("purge")
+def sessions_purge() -> None:
+    """Delete expired sessions (run daily from cron)."""
+    with get_database().session() as db:
+        staff, reporters = purge_expired_sessions(db)
+    click.echo(f"Deleted {staff} expired staff and {reporters} expired follow-up sessions.")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, org_cli, account_cli, audit_cli):
+    for group in (demo_cli, org_cli, account_cli, audit_cli, sessions_cli):
         app.cli.add_command(group)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -30,16 +31,18 @@ from .models import (
     Author,
     Body,
     Case,
+    CaseKeyWrap,
     CaseKind,
     CaseStatus,
     Category,
     KeyPurpose,
     Organisation,
+    Priority,
     ReferenceCounter,
     Role,
     Track,
 )
-from .outbox import enqueue_mail
+from .outbox import RenderedMail, enqueue_rendered, render_mail
 from .rules import eligible_bodies, route, schedule
 
 
@@ -132,20 +135,16 @@ def _validate_exclusions(db: Session, organisation: Organisation, submission: Su
 
 
 def next_reference(db: Session, body: Body, year: int) -> str:
-    """Allocate the body's next number for `year`, safely under concurrent submissions."""
+    """Allocate the body's next number for `year`: one atomic upsert, safe under concurrency."""
     dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.execute(
-        dialect_insert(ReferenceCounter)
-        .values(body_id=body.id, year=year, last=0)
-        .on_conflict_do_nothing()
-    )
-    counter = db.execute(
-        select(ReferenceCounter)
-        .where(ReferenceCounter.body_id == body.id, ReferenceCounter.year == year)
-        .with_for_update()
+    statement = dialect_insert(ReferenceCounter).values(body_id=body.id, year=year, last=1)
+    number = db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ReferenceCounter.body_id, ReferenceCounter.year],
+            set_={"last": ReferenceCounter.last + 1},
+        ).returning(ReferenceCounter.last)
     ).scalar_one()
-    counter.last += 1
-    return f"{body.code}-{year}-{counter.last:04d}"
+    return f"{body.code}-{year}-{number:04d}"
 
 
 def _readers(db: Session, body: Body, excluded: frozenset[int]) -> list[Account]:
@@ -163,18 +162,106 @@ def _readers(db: Session, body: Body, excluded: frozenset[int]) -> list[Account]
     ]
 
 
+class PendingReceipt:
+    """A new receipt whose one Argon2id derivation is already running on a worker thread.
+
+    The derivation is the whole cost of a filing, and Argon2id releases the GIL: started as
+    soon as a filing arrives, it runs while the form is validated and the case is routed,
+    sealed and wrapped. If the filing is refused, the thread finishes and is forgotten.
+    """
+
+    def __init__(self, organisation: Organisation) -> None:
+        self.receipt = crypto.new_receipt()
+        profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt")
+        self._keys = executor.submit(
+            crypto.derive_reporter_keys, self.receipt, organisation.receipt_salt, profile
+        )
+        executor.shutdown(wait=False)  # the thread ends with the derivation
+
+    def keys(self) -> crypto.ReporterKeys:
+        return self._keys.result()
+
+
+@dataclass
+class _Prepared:
+    """Everything about a new case that does not depend on the receipt's derivation."""
+
+    case: Case
+    keys: keyring.CaseKeys
+    body: Body
+    readers: list[Account]
+    wraps: list[CaseKeyWrap]
+    mail: RenderedMail
+
+
 def submit_case(
     db: Session,
     organisation: Organisation,
     submission: Submission,
     now: dt.datetime | None = None,
+    pending: PendingReceipt | None = None,
 ) -> FiledCase:
-    """File a report; return the case and its receipt (shown to the reporter once)."""
-    now = now or utcnow()
-    receipt = crypto.new_receipt()
-    profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
-    reporter = crypto.derive_reporter_keys(receipt, organisation.receipt_salt, profile)
+    """File a report; return the case and its receipt (shown to the reporter once).
 
+    While the receipt's derivation runs (see PendingReceipt; pass one started earlier to
+    overlap more), this validates, routes, seals and wraps; only the case row and the
+    reporter's own wrap wait for it. Then everything is written in one transaction: case,
+    wraps, files, audit event, notifications.
+    """
+    now = now or utcnow()
+    pending = pending or PendingReceipt(organisation)
+    prepared = _prepare(db, organisation, submission, now)
+    reporter = pending.keys()
+
+    case = prepared.case
+    case.lookup_id = reporter.lookup_id
+    case.reporter_public_key = reporter.public_key
+    case.reference = next_reference(db, prepared.body, case.received_on.year)
+    db.add(case)
+    db.add_all(prepared.wraps)
+    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
+    if submission.attachments:
+        db.flush()  # the chunk rows refer to the case
+    for position, upload in enumerate(submission.attachments):
+        store_attachment(
+            db,
+            case_id=case.id,
+            case_key=prepared.keys.case,
+            upload=upload,
+            author=Author.REPORTER,
+            position=position,
+            uploaded_on=case.received_on,
+        )
+    record_event(
+        db,
+        organisation_id=organisation.id,
+        action="case.submitted",
+        actor=Actor.reporter(),
+        case_id=case.id,
+        details={"reference": case.reference, "attachments": len(submission.attachments)},
+        now=now,
+    )
+    for account in prepared.readers:
+        enqueue_rendered(
+            db,
+            organisation_id=organisation.id,
+            recipient=account.email,
+            mail=prepared.mail,
+            now=now,
+            reporter_action=True,
+        )
+    db.commit()
+    return FiledCase(case, pending.receipt)
+
+
+def _prepare(
+    db: Session, organisation: Organisation, submission: Submission, now: dt.datetime
+) -> _Prepared:
+    """Validate, route, seal and wrap: the work that overlaps the receipt's derivation.
+
+    Nothing is added to the session here, so no query can flush a half-built case.
+    """
     body = choose_body(db, organisation, submission)
     _validate_category(db, organisation, submission)
     _validate_exclusions(db, organisation, submission)
@@ -186,7 +273,6 @@ def submit_case(
         id=case_id,
         organisation_id=organisation.id,
         body_id=body.id,
-        reference=next_reference(db, body, today.year),
         kind=submission.kind,
         category_id=submission.category_id,
         concerns_head_of_unit=submission.concerns_head_of_unit,
@@ -196,8 +282,6 @@ def submit_case(
         else Track.FORMAL,
         anonymous=anonymous,
         received_on=today,
-        lookup_id=reporter.lookup_id,
-        reporter_public_key=reporter.public_key,
         reporter_kdf=organisation.receipt_kdf,
         title_ct=seal_text(keys.case, case_id, "title", submission.title),
         text_ct=seal_text(keys.case, case_id, "text", submission.text),
@@ -207,58 +291,31 @@ def submit_case(
         exclusions_ct=seal_json(
             keys.staff, case_id, "exclusions", sorted(submission.excluded_account_ids)
         ),
+        priority=Priority.NORMAL,
+        transfer_count=0,
+        reopen_count=0,
+        extensions=0,
     )
     schedule(db, case)
-    db.add(case)
     readers = _readers(db, body, submission.excluded_account_ids)
-    _wrap_keys(db, case, keys, readers, body, reporter.public_key)
-    db.flush()
-    for position, upload in enumerate(submission.attachments):
-        store_attachment(
-            db,
-            case_id=case_id,
-            case_key=keys.case,
-            upload=upload,
-            author=Author.REPORTER,
-            position=position,
-            uploaded_on=today,
-        )
-    record_event(
-        db,
-        organisation_id=organisation.id,
-        action="case.submitted",
-        actor=Actor.reporter(),
-        case_id=case_id,
-        details={"reference": case.reference, "attachments": len(submission.attachments)},
-        now=now,
+    return _Prepared(
+        case=case,
+        keys=keys,
+        body=body,
+        readers=readers,
+        wraps=_staff_wraps(case_id, keys, readers, body),
+        mail=render_mail("new_case", {"organisation": organisation}),
     )
-    for account in readers:
-        enqueue_mail(
-            db,
-            organisation_id=organisation.id,
-            recipient=account.email,
-            template="new_case",
-            context={"organisation": organisation},
-            now=now,
-            reporter_action=True,
-        )
-    db.commit()
-    return FiledCase(case, receipt)
 
 
-def _wrap_keys(
-    db: Session,
-    case: Case,
-    keys: keyring.CaseKeys,
-    readers: list[Account],
-    body: Body,
-    reporter_public: bytes,
-) -> None:
+def _staff_wraps(
+    case_id: str, keys: keyring.CaseKeys, readers: list[Account], body: Body
+) -> list[CaseKeyWrap]:
     """Handlers get the case and staff keys; chairs also the identity key (custody)."""
+    wraps = []
     for account in readers:
         purposes = (KeyPurpose.CASE, KeyPurpose.STAFF)
         if account.is_chair:
             purposes += (KeyPurpose.IDENTITY,)
-        keyring.wrap_for_account(db, case.id, keys, account, purposes)
-    keyring.wrap_for_recovery(db, case.id, keys, body)
-    keyring.wrap_for_reporter(db, case.id, keys, reporter_public)
+        wraps += keyring.wraps_for_account(case_id, keys, account, purposes)
+    return wraps + keyring.wraps_for_recovery(case_id, keys, body)

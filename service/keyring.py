@@ -47,8 +47,7 @@ def wrap_context(case_id: str, purpose: str) -> bytes:
     return crypto.field_ad(case_id, f"key.{purpose}")
 
 
-def _add_wrap(
-    db: Session,
+def _wrap(
     case_id: str,
     purpose: KeyPurpose,
     key: bytes,
@@ -57,56 +56,61 @@ def _add_wrap(
     recipient: str,
     account_id: int | None = None,
     body_id: int | None = None,
-) -> None:
-    db.add(
-        CaseKeyWrap(
-            case_id=case_id,
-            purpose=purpose,
-            recipient=recipient,
-            account_id=account_id,
-            body_id=body_id,
-            wrapped=crypto.wrap_key(public_key, key, wrap_context(case_id, purpose)),
-        )
+) -> CaseKeyWrap:
+    return CaseKeyWrap(
+        case_id=case_id,
+        purpose=purpose,
+        recipient=recipient,
+        account_id=account_id,
+        body_id=body_id,
+        wrapped=crypto.wrap_key(public_key, key, wrap_context(case_id, purpose)),
     )
+
+
+def wraps_for_account(
+    case_id: str, keys: CaseKeys, account: Account, purposes: tuple[KeyPurpose, ...]
+) -> list[CaseKeyWrap]:
+    """The case's keys encrypted for a handler or chair: each purpose listed that `keys` holds."""
+    return [
+        _wrap(
+            case_id,
+            purpose,
+            key,
+            account.public_key,
+            recipient=f"account:{account.id}",
+            account_id=account.id,
+        )
+        for purpose in purposes
+        if (key := keys.get(purpose)) is not None
+    ]
+
+
+def wraps_for_recovery(case_id: str, keys: CaseKeys, body: Body) -> list[CaseKeyWrap]:
+    """Every key of the case encrypted for the body's paper recovery key."""
+    return [
+        _wrap(
+            case_id,
+            purpose,
+            key,
+            body.recovery_public_key,
+            recipient=f"recovery:{body.id}",
+            body_id=body.id,
+        )
+        for purpose in KeyPurpose
+        if (key := keys.get(purpose)) is not None
+    ]
+
+
+def wrap_for_reporter(case_id: str, keys: CaseKeys, reporter_public: bytes) -> CaseKeyWrap:
+    """The shared case key encrypted for the reporter: replies open with the receipt alone."""
+    return _wrap(case_id, KeyPurpose.CASE, keys.case, reporter_public, recipient="reporter")
 
 
 def wrap_for_account(
     db: Session, case_id: str, keys: CaseKeys, account: Account, purposes: tuple[KeyPurpose, ...]
 ) -> None:
-    """Encrypt the case's keys for a handler or chair: each purpose listed that `keys` holds."""
-    for purpose in purposes:
-        key = keys.get(purpose)
-        if key is not None:
-            _add_wrap(
-                db,
-                case_id,
-                purpose,
-                key,
-                account.public_key,
-                recipient=f"account:{account.id}",
-                account_id=account.id,
-            )
-
-
-def wrap_for_recovery(db: Session, case_id: str, keys: CaseKeys, body: Body) -> None:
-    """Encrypt every key of the case for the body's paper recovery key."""
-    for purpose in KeyPurpose:
-        key = keys.get(purpose)
-        if key is not None:
-            _add_wrap(
-                db,
-                case_id,
-                purpose,
-                key,
-                body.recovery_public_key,
-                recipient=f"recovery:{body.id}",
-                body_id=body.id,
-            )
-
-
-def wrap_for_reporter(db: Session, case_id: str, keys: CaseKeys, reporter_public: bytes) -> None:
-    """Encrypt the shared case key for the reporter: replies open with the receipt alone."""
-    _add_wrap(db, case_id, KeyPurpose.CASE, keys.case, reporter_public, recipient="reporter")
+    """Add wraps of the case's keys for `account` to the session (the caller commits)."""
+    db.add_all(wraps_for_account(case_id, keys, account, purposes))
 
 
 def _unwrap(wraps: dict[str, bytes], case_id: str, purpose: KeyPurpose, private: bytes):

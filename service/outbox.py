@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
@@ -24,6 +25,23 @@ def _message_id() -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text_body: str
+    html_body: str
+
+
+def render_mail(template: str, context: dict[str, Any] | None = None) -> RenderedMail:
+    """Render mail `template` once; the same content may go to several recipients."""
+    context = {"base_url": current_app.config["PUBLIC_BASE_URL"], **(context or {})}
+    return RenderedMail(
+        subject=render_template(f"mail/{template}.subject.txt", **context).strip(),
+        text_body=render_template(f"mail/{template}.txt", **context),
+        html_body=render_template(f"mail/{template}.html", **context),
+    )
+
+
 def enqueue_mail(
     db: Session,
     *,
@@ -34,7 +52,27 @@ def enqueue_mail(
     now: dt.datetime | None = None,
     reporter_action: bool = False,
 ) -> OutboxMessage:
-    """Render mail `template` and add it to the outbox (the caller commits with its change).
+    """Render mail `template` and add it to the outbox (the caller commits with its change)."""
+    return enqueue_rendered(
+        db,
+        organisation_id=organisation_id,
+        recipient=recipient,
+        mail=render_mail(template, context),
+        now=now,
+        reporter_action=reporter_action,
+    )
+
+
+def enqueue_rendered(
+    db: Session,
+    *,
+    organisation_id: int,
+    recipient: str,
+    mail: RenderedMail,
+    now: dt.datetime | None = None,
+    reporter_action: bool = False,
+) -> OutboxMessage:
+    """Add rendered mail to the outbox (the caller commits with its change).
 
     Mail caused by a reporter's action is dated to the day and held until the next delivery
     slot (NOTIFY_HOURS), so the outbox records no precise time of what a reporter did.
@@ -44,15 +82,13 @@ def enqueue_mail(
     if reporter_action:
         created_at = start_of_local_day(now)
         send_from = next_slot(now, current_app.config["NOTIFY_HOURS"])
-    context = {"base_url": current_app.config["PUBLIC_BASE_URL"], **(context or {})}
-    subject = render_template(f"mail/{template}.subject.txt", **context).strip()
     message = OutboxMessage(
         organisation_id=organisation_id,
         message_id=_message_id(),
         recipient=recipient,
-        subject=subject,
-        text_body=render_template(f"mail/{template}.txt", **context),
-        html_body=render_template(f"mail/{template}.html", **context),
+        subject=mail.subject,
+        text_body=mail.text_body,
+        html_body=mail.html_body,
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=send_from,

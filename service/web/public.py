@@ -27,7 +27,14 @@ import crypto
 from ..casework import add_reporter_message, open_case_with_receipt, reporter_case_view
 from ..db import get_db
 from ..errors import ReceiptRejected
-from ..intake import Identity, Submission, active_bodies, handlers_of, submit_case
+from ..intake import (
+    Identity,
+    PendingReceipt,
+    Submission,
+    active_bodies,
+    handlers_of,
+    submit_case,
+)
 from ..models import CaseKind
 from ..sessions import (
     REPORTER_COOKIE,
@@ -136,12 +143,14 @@ def _render_report_form(form: ReportForm, status: int = 200):
 @bp.route("/report/write", methods=["GET", "POST"])
 @public
 def write():
+    # Start the receipt's derivation first: it then overlaps all the work below.
+    pending = PendingReceipt(current_organisation()) if request.method == "POST" else None
     form = _report_form()
     if form is None:  # step 1 was skipped or tampered with: start it again
         return redirect(url_for("public.choose", **request.args))
     if request.method == "GET" or not form.validate():
         return _render_report_form(form, 200 if request.method == "GET" else 400)
-    filed = submit_case(get_db(), current_organisation(), _submission(form))
+    filed = submit_case(get_db(), current_organisation(), _submission(form), pending=pending)
     return render_template(
         "public/receipt.html",
         case=filed.case,
