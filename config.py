@@ -66,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STAFF_IDLE_MINUTES", "30", "A staff session ends after this much inactivity."),
     Setting("STAFF_ABSOLUTE_HOURS", "8", "A staff session ends this long after login."),
     Setting("REPORTER_IDLE_MINUTES", "15", "A reporter's follow-up session ends after this."),
+    Setting("INVITE_HOURS", "72", "An invitation or password-reset link works for this long."),
     Setting(
         "NOTIFY_HOURS",
         "8,10,12,14,16",
@@ -169,6 +170,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "STAFF_IDLE_MINUTES": _int(env, "STAFF_IDLE_MINUTES"),
         "STAFF_ABSOLUTE_HOURS": _int(env, "STAFF_ABSOLUTE_HOURS"),
         "REPORTER_IDLE_MINUTES": _int(env, "REPORTER_IDLE_MINUTES"),
+        "INVITE_HOURS": _int(env, "INVITE_HOURS"),
         "NOTIFY_HOURS": _hours(env, "NOTIFY_HOURS"),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Cookies: never readable by scripts, never sent cross-site, HTTPS-only outside development.

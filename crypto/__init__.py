@@ -6,7 +6,7 @@ to open, unwrap or parse stored material raises CryptoError and nothing else.
 See the "Encryption (crypto/)" section of the design for how the pieces fit together.
 """
 
-from .aead import field_ad, new_data_key, open_sealed, seal
+from .aead import derive_subkey, field_ad, new_data_key, open_sealed, seal
 from .errors import CryptoError
 from .kdf import (
     FAST,
@@ -59,6 +59,7 @@ __all__ = [
     "decode_recovery_code",
     "derive_key",
     "derive_reporter_keys",
+    "derive_subkey",
     "encode_recovery_code",
     "field_ad",
     "format_receipt",

@@ -11,6 +11,7 @@ from ._common import (
     VERSION_BYTE,
     aes_decrypt,
     aes_encrypt,
+    hkdf,
     split_version,
 )
 
@@ -20,6 +21,16 @@ _FIELD_AD_LABEL = b"homthu field v1"
 def new_data_key() -> bytes:
     """A fresh random 32-byte AES-256 key (one per case, or per identity record)."""
     return secrets.token_bytes(KEY_SIZE)
+
+
+def derive_subkey(secret: bytes, label: bytes) -> bytes:
+    """A 32-byte key for one purpose, derived from a longer-lived secret with HKDF-SHA256.
+
+    Different labels give independent keys, so one configured secret can serve several uses.
+    """
+    if not isinstance(secret, bytes) or len(secret) < 16:
+        raise ValueError("the secret must be at least 16 bytes")
+    return hkdf(secret, salt=None, info=b"homthu subkey v1 " + label)
 
 
 def seal(key: bytes, plaintext: bytes, ad: bytes) -> bytes:

@@ -62,7 +62,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from .web import board, public
+    from .web import account, admin, board, public
     from .web.access import refuse_undeclared_views
     from .web.common import load_organisation
     from .web.errors import register_error_handlers
@@ -72,6 +72,8 @@ def _register_web(app: Flask) -> None:
     app.session_interface = AreaSessionInterface()
     app.register_blueprint(public.bp)
     app.register_blueprint(board.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
     app.before_request(refuse_undeclared_views)
     app.before_request(load_organisation)
     app.after_request(_security_headers)

@@ -5,18 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import NoReturn
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
 
+from . import sessions, twofactor
 from .audit import Actor, record_event
 from .clock import utcnow
-from .errors import InvalidSubmission, LoginFailed
+from .errors import CodeRejected, InvalidSubmission, LoginFailed
 from .models import Account, Body, BodyKind, Organisation, Role
+from .outbox import enqueue_mail
+from .passwords import password_problems
+from .retention import seed_retention
 from .rules import seed_rules
-from .sessions import StaffSessionPolicy, create_staff_session, end_staff_session
+from .sessions import (
+    StaffSessionPolicy,
+    create_staff_session,
+    end_all_staff_sessions,
+    end_staff_session,
+)
 
 # The two bodies the design card names; a head-of-unit body can be added later.
 STANDARD_BODIES = (
@@ -57,6 +68,7 @@ def create_organisation(
         for i, (code, kind, vi, en) in enumerate(STANDARD_BODIES)
     ]
     seed_rules(db, organisation, [new.body for new in bodies])
+    seed_retention(db, organisation)
     record_event(
         db,
         organisation_id=organisation.id,
@@ -159,24 +171,29 @@ def _absent_hash(profile: crypto.KdfProfile) -> str:
     return _ABSENT_HASH_CACHE[key]
 
 
-def authenticate(
-    db: Session, organisation: Organisation, email: str, password: str, profile: crypto.KdfProfile
-) -> tuple[Account, bytes]:
-    """The account and its unwrapped private key; LoginFailed whatever went wrong."""
-    account = db.execute(
-        select(Account).where(
-            Account.organisation_id == organisation.id, Account.email == normalise_email(email)
-        )
-    ).scalar_one_or_none()
-    if account is None:
-        crypto.verify_password(password, _absent_hash(profile))
-        raise LoginFailed()
-    if not crypto.verify_password(password, account.password_hash) or not account.active:
-        raise LoginFailed()
-    try:
-        return account, crypto.unwrap_private_key(account.wrapped_private_key, password)
-    except crypto.CryptoError:
-        raise LoginFailed() from None
+# Throttling: four failures are free; from the fifth on, each failure locks the account for a
+# doubling time (30 s, 1 min, 2 min, ... at most 1 h). An attempt while locked is refused with
+# the same message as any other failure and does not lengthen the lock.
+FREE_FAILURES = 4
+FIRST_LOCK = dt.timedelta(seconds=30)
+LONGEST_LOCK = dt.timedelta(hours=1)
+
+
+def lock_after(failures: int) -> dt.timedelta | None:
+    """How long the account stays locked after its `failures`-th failure in a row."""
+    if failures <= FREE_FAILURES:
+        return None
+    doublings = min(failures - FREE_FAILURES - 1, 12)
+    return min(FIRST_LOCK * 2**doublings, LONGEST_LOCK)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    account: Account
+    cookie: str
+    stage: str  # sessions.FULL, or sessions.ENROL: set up the two-step login first
+    second_factor: str | None  # "totp", "recovery_code", or None while enrolling
+    recovery_codes_left: int | None = None
 
 
 def log_in(
@@ -184,24 +201,184 @@ def log_in(
     organisation: Organisation,
     email: str,
     password: str,
+    code: str | None = None,
     *,
     profile: crypto.KdfProfile,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
-) -> tuple[Account, str]:
-    """Check the password, open a server-side session; return the account and cookie value."""
+) -> LoginResult:
+    """Check the password and the second step; open a server-side session with a new id.
+
+    Whatever fails — unknown email, wrong password, wrong or replayed code, a deactivated or
+    locked account — raises the same LoginFailed. The slow Argon2id checks run outside any
+    write lock; the account row is locked only for the quick second step, so one TOTP code
+    cannot be accepted twice by two concurrent requests.
+    """
     now = now or utcnow()
-    account, private_key = authenticate(db, organisation, email, password, profile)
-    cookie = create_staff_session(db, account, private_key, policy, now)
+    found = db.execute(
+        select(Account.id, Account.password_hash, Account.wrapped_private_key).where(
+            Account.organisation_id == organisation.id, Account.email == normalise_email(email)
+        )
+    ).first()
+    db.rollback()
+    if found is None:
+        crypto.verify_password(password, _absent_hash(profile))
+        raise LoginFailed()
+    private_key = None
+    if crypto.verify_password(password, found.password_hash):
+        try:
+            private_key = crypto.unwrap_private_key(found.wrapped_private_key, password)
+        except crypto.CryptoError:
+            private_key = None
+    account = db.execute(
+        select(Account).where(Account.id == found.id).with_for_update()
+    ).scalar_one()
+    if account.locked_until is not None and now < account.locked_until:
+        db.rollback()
+        raise LoginFailed()
+    if private_key is None or not account.active or account.password_hash != found.password_hash:
+        _login_failed(db, account, now)
+    stage, factor, left = sessions.FULL, None, None
+    if account.totp_enrolled:
+        factor = _second_factor(db, account, code, now)
+        if factor == "recovery_code":
+            left = twofactor.recovery_codes_left(db, account)
+    else:
+        stage = sessions.ENROL
+    account.failed_logins = 0
+    account.locked_until = None
+    cookie = create_staff_session(db, account, private_key, policy, now, stage=stage)
     record_event(
         db,
         organisation_id=organisation.id,
         action="staff.login",
         actor=Actor.staff(account),
+        details={"second_factor": factor or "enrolment"},
         now=now,
     )
     db.commit()
-    return account, cookie
+    return LoginResult(account, cookie, stage, factor, left)
+
+
+def _second_factor(db: Session, account: Account, code: str | None, now: dt.datetime) -> str:
+    cleaned = twofactor.clean_code(code)
+    secret = twofactor.open_secret(account)
+    if secret is not None and twofactor.accept_totp(account, secret, cleaned, now):
+        return "totp"
+    if twofactor.use_recovery_code(db, account, cleaned, now):
+        return "recovery_code"
+    _login_failed(db, account, now)
+
+
+def _login_failed(db: Session, account: Account, now: dt.datetime) -> NoReturn:
+    """Count the failure (and lock if it is one too many), commit that alone, refuse."""
+    db.rollback()  # nothing of the attempt but the count is kept (e.g. no spent code)
+    account = db.execute(
+        select(Account).where(Account.id == account.id).with_for_update()
+    ).scalar_one()
+    account.failed_logins += 1
+    lock = lock_after(account.failed_logins)
+    account.locked_until = now + lock if lock else None
+    record_event(
+        db,
+        organisation_id=account.organisation_id,
+        action="staff.login_failed",
+        actor=Actor.system(),
+        details={"account": account.id, "failures": account.failed_logins, "locked": bool(lock)},
+        now=now,
+    )
+    db.commit()
+    raise LoginFailed()
+
+
+def confirm_enrolment(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    old_cookie: str | None,
+    code: str,
+    *,
+    policy: StaffSessionPolicy,
+    now: dt.datetime | None = None,
+) -> tuple[str, list[str]]:
+    """The first code from the app is right: store the secret, end the set-up session and open
+    a full one (new id). Returns the new cookie and the recovery codes, shown once."""
+    now = now or utcnow()
+    account = db.execute(
+        select(Account).where(Account.id == account.id).with_for_update()
+    ).scalar_one()
+    secret = twofactor.open_secret(account)
+    if account.totp_enrolled or secret is None:
+        raise CodeRejected()
+    if not twofactor.accept_totp(account, secret, twofactor.clean_code(code), now):
+        raise CodeRejected()
+    codes = twofactor.enrol(db, account, secret, now)
+    end_staff_session(db, old_cookie)
+    cookie = create_staff_session(db, account, private_key, policy, now)
+    record_event(
+        db,
+        organisation_id=account.organisation_id,
+        action="staff.two_factor_enrolled",
+        actor=Actor.staff(account),
+        now=now,
+    )
+    db.commit()
+    return cookie, codes
+
+
+def pending_totp_secret(db: Session, account: Account) -> str:
+    """The secret being set up (made on the first visit of the set-up page, then kept)."""
+    if account.totp_enrolled:
+        raise CodeRejected()
+    secret = twofactor.open_secret(account)
+    if secret is None:
+        secret = twofactor.new_secret()
+        account.totp_secret_ct = twofactor.seal_secret(account, secret)
+        db.commit()
+    return secret
+
+
+def change_password(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    current_password: str,
+    new_password: str,
+    *,
+    profile: crypto.KdfProfile,
+    policy: StaffSessionPolicy,
+    now: dt.datetime | None = None,
+) -> str:
+    """Re-wrap the private key under the new password (every case stays readable), end every
+    session of the account, open a new one for this browser; return its cookie."""
+    now = now or utcnow()
+    if not crypto.verify_password(current_password, account.password_hash):
+        raise InvalidSubmission(_l("Your current password is not correct."))
+    problems = password_problems(
+        new_password, email=account.email, display_name=account.display_name
+    )
+    if problems:
+        raise InvalidSubmission(problems[0])
+    account.password_hash = crypto.hash_password(new_password, profile)
+    account.wrapped_private_key = crypto.wrap_private_key(private_key, new_password, profile)
+    end_all_staff_sessions(db, account.id, sessions.PASSWORD_CHANGED)
+    cookie = create_staff_session(db, account, private_key, policy, now)
+    record_event(
+        db,
+        organisation_id=account.organisation_id,
+        action="staff.password_changed",
+        actor=Actor.staff(account),
+        now=now,
+    )
+    enqueue_mail(
+        db,
+        organisation_id=account.organisation_id,
+        recipient=account.email,
+        template="password_changed",
+        now=now,
+    )
+    db.commit()
+    return cookie
 
 
 def log_out(db: Session, account: Account, cookie: str | None) -> None:

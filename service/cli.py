@@ -10,11 +10,15 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import twofactor
 from .accounts import create_account, create_organisation
-from .audit import verify_chain
+from .audit import Actor, record_event, verify_chain
+from .clock import utcnow
 from .db import get_database
-from .errors import InvalidSubmission
-from .models import Body, Organisation, Role
+from .errors import DomainError, InvalidSubmission
+from .handover import check_recovery_code, recover_access
+from .models import Account, Body, Organisation, Role
+from .retention import apply_retention, expired_cases
 from .sessions import purge_expired_sessions
 
 demo_cli = AppGroup("demo", help="The clearly marked demo organisation (development only).")
@@ -22,6 +26,8 @@ org_cli = AppGroup("org", help="Organisations.")
 account_cli = AppGroup("account", help="Staff accounts.")
 audit_cli = AppGroup("audit", help="The hash-chained audit trail.")
 sessions_cli = AppGroup("sessions", help="Server-side login and follow-up sessions.")
+keys_cli = AppGroup("keys", help="The bodies' paper recovery keys.")
+retention_cli = AppGroup("retention", help="Destroying the content of old cases.")
 
 DEMO_SLUG = "demo"
 DEMO_ACCOUNTS = (
@@ -29,6 +35,7 @@ DEMO_ACCOUNTS = (
     ("CD", Role.HANDLER, "minh.cd@demo.invalid", "Trần Văn Minh"),
     ("TTND", Role.CHAIR, "nam.ttnd@demo.invalid", "Lê Hoàng Nam"),
     ("TTND", Role.HANDLER, "ha.ttnd@demo.invalid", "Phạm Thu Hà"),
+    (None, Role.ADMIN, "admin@demo.invalid", "Quản trị DEMO"),
 )
 
 
@@ -65,7 +72,7 @@ def demo_seed() -> None:
         rows = []
         for code, role, email, name in DEMO_ACCOUNTS:
             password = "demo-" + secrets.token_urlsafe(9)
-            create_account(
+            account = create_account(
                 db,
                 organisation,
                 email=email,
@@ -73,15 +80,39 @@ def demo_seed() -> None:
                 role=role,
                 password=password,
                 profile=_profile(),
-                body=by_code[code],
+                body=by_code[code] if code else None,
             )
-            rows.append((code, role, email, password))
+            db.flush()
+            # Pre-enrolled in the two-step login: `demo totp EMAIL` prints the current code.
+            twofactor.enrol(db, account, twofactor.new_secret(), utcnow())
+            rows.append((code or "-", role, email, password))
         db.commit()
     click.echo("DEMO organisation created. Staff log in at /board/login.")
     click.echo("Demo passwords (shown once, never again):")
     for code, role, email, password in rows:
         click.echo(f"  {code:5} {role:8} {email:24} {password}")
+    click.echo("The login also asks for a code: `flask --app wsgi demo totp EMAIL` prints it.")
     _print_recovery_codes(bodies)
+
+
+@demo_cli.command("totp")
+@click.argument("email")
+def demo_totp(email: str) -> None:
+    """Print the current two-step login code of a DEMO account (development only)."""
+    if current_app.config["HOMTHU_ENV"] == "production":
+        raise click.ClickException("Codes are never printed in production.")
+    with get_database().session() as db:
+        account = db.scalar(
+            select(Account)
+            .join(Organisation, Organisation.id == Account.organisation_id)
+            .where(Organisation.is_demo.is_(True), Account.email == email.strip().lower())
+        )
+        secret = twofactor.open_secret(account) if account else None
+        if secret is None:
+            raise click.ClickException(f"No enrolled demo account {email!r}.")
+        code = twofactor.current_code(secret, utcnow())
+        left = twofactor.INTERVAL - int(utcnow().timestamp()) % twofactor.INTERVAL
+    click.echo(f"{code}   (valid for about {left} more seconds, once)")
 
 
 @org_cli.command("create")
@@ -166,6 +197,126 @@ def sessions_purge() -> None:
     click.echo(f"Deleted {staff} expired staff and {reporters} expired follow-up sessions.")
 
 
+@account_cli.command("reset-2fa")
+@click.option("--org", "slug", help="Organisation slug (default: the only one).")
+@click.option("--email", required=True)
+def account_reset_2fa(slug: str | None, email: str) -> None:
+    """Make an account set up its two-step login again at its next login (lost phone and no
+    recovery code left, or SECRET_KEY changed). The password and keys stay."""
+    with get_database().session() as db:
+        organisation = _organisation(db, slug)
+        account = db.scalar(
+            select(Account).where(
+                Account.organisation_id == organisation.id,
+                Account.email == email.strip().lower(),
+            )
+        )
+        if account is None:
+            raise click.ClickException(f"No account {email!r}.")
+        twofactor.forget(db, account)
+        record_event(
+            db,
+            organisation_id=organisation.id,
+            action="staff.two_factor_reset",
+            actor=Actor.system(),
+            details={"account": account.id},
+        )
+        db.commit()
+    click.echo(f"{email} sets up the two-step login again at the next login.")
+
+
+def _organisation(db, slug: str | None) -> Organisation:
+    slug = slug or current_app.config["ORGANISATION"]
+    query = select(Organisation).order_by(Organisation.id).limit(2)
+    if slug:
+        query = query.where(Organisation.slug == slug)
+    found = list(db.scalars(query))
+    if len(found) != 1:
+        raise click.ClickException("Say which organisation with --org SLUG.")
+    return found[0]
+
+
+@keys_cli.command("recover")
+@click.option("--org", "slug", help="Organisation slug (default: the only one).")
+@click.option("--body", "body_code", required=True, help="Body code, e.g. CD.")
+@click.option("--grant-to", "email", required=True, help="Email of the handler or chair.")
+def keys_recover(slug: str | None, body_code: str, email: str) -> None:
+    """Grant every case of a body to a handler or chair with the body's paper recovery key.
+
+    The key is read from standard input without echo, never from the command line (which
+    other users of the machine and the shell history would see).
+    """
+    code = click.prompt(
+        f"Recovery key of {body_code.upper()} (not shown)", hide_input=True, err=True
+    )
+    with get_database().session() as db:
+        organisation = _organisation(db, slug)
+        body = db.scalar(
+            select(Body).where(
+                Body.organisation_id == organisation.id, Body.code == body_code.strip().upper()
+            )
+        )
+        grantee = db.scalar(
+            select(Account).where(
+                Account.organisation_id == organisation.id,
+                Account.email == email.strip().lower(),
+            )
+        )
+        if body is None or grantee is None:
+            raise click.ClickException("No such body or account in this organisation.")
+        try:
+            private = check_recovery_code(body, code)
+
+            def progress(cases):
+                with click.progressbar(cases, label="Granting", file=sys.stderr) as bar:
+                    yield from bar
+
+            result = recover_access(db, body, private, grantee, progress=progress)
+        except DomainError as error:
+            raise click.ClickException(str(error.message)) from None
+    click.echo(
+        f"{email}: {result.granted} cases granted, {result.already} held already, "
+        f"{result.excluded} skipped (the reporter excluded this person)."
+    )
+
+
+@retention_cli.command("apply")
+@click.option("--org", "slug", help="Organisation slug (default: the only one).")
+@click.option("--dry-run", is_flag=True, help="List what would be destroyed; change nothing.")
+def retention_apply(slug: str | None, dry_run: bool) -> None:
+    """Destroy the content and keys of cases past their retention period; keep the numbers."""
+    from .clock import local_today
+
+    with get_database().session() as db:
+        organisation = _organisation(db, slug)
+        if dry_run:
+            expired = expired_cases(db, organisation.id, local_today())
+            for item in expired:
+                click.echo(
+                    f"  {item.reference:16} {item.status:13} since {item.since} "
+                    f"(expired {item.expired_on})"
+                )
+            click.echo(f"{len(expired)} cases would be destroyed (dry run: nothing changed).")
+            return
+
+        def progress(items):
+            with click.progressbar(items, label="Destroying", file=sys.stderr) as bar:
+                yield from bar
+
+        done = apply_retention(db, organisation.id, progress=progress)
+    for item in done:
+        click.echo(f"  {item.reference:16} {item.status:13} since {item.since}")
+    click.echo(f"{len(done)} cases destroyed.")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, org_cli, account_cli, audit_cli, sessions_cli):
+    for group in (
+        demo_cli,
+        org_cli,
+        account_cli,
+        audit_cli,
+        sessions_cli,
+        keys_cli,
+        retention_cli,
+    ):
         app.cli.add_command(group)

@@ -51,5 +51,33 @@ class InvalidSubmission(DomainError):
 
 
 class LoginFailed(DomainError):
+    """One message for every failure: unknown email, wrong password or code, locked account."""
+
     status_code = 401
-    default_message = _l("Email or password is not correct.")
+    default_message = _l(
+        "The email, password or code is not correct, or there were too many attempts. "
+        "Check them, wait a few minutes if you tried several times, and try again."
+    )
+
+
+class CodeRejected(DomainError):
+    """A code typed while setting up the two-step login (the person is already logged in)."""
+
+    status_code = 400
+    default_message = _l(
+        "This code is not right. Check the time on your phone and type the code shown now."
+    )
+
+
+class LinkExpired(DomainError):
+    """An invitation or reset link that is unknown, expired, used or withdrawn."""
+
+    status_code = 410
+    default_message = _l(
+        "This link has expired or has been used already. Ask the administrator for a new one."
+    )
+
+
+class WrongRecoveryCode(DomainError):
+    status_code = 400
+    default_message = _l("This recovery code does not belong to this body.")

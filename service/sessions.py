@@ -14,7 +14,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -77,11 +77,32 @@ class StaffSessionPolicy:
     absolute: dt.timedelta
 
 
+FULL = "full"
+ENROL = "enrol"  # password right, two-step login not set up yet: only the set-up pages open
+ENROL_TIME = dt.timedelta(minutes=15)
+
+# Why a session was ended for its owner (StaffSession.ended).
+DEACTIVATED = "deactivated"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
+PASSWORD_RESET = "password_reset"  # noqa: S105
+
+
 @dataclass(frozen=True)
 class OpenStaffSession:
     row: StaffSession
     account: Account
     private_key: bytes
+
+    @property
+    def stage(self) -> str:
+        return self.row.stage
+
+
+@dataclass(frozen=True)
+class EndedStaffSession:
+    """The cookie's session was ended on purpose (see the reasons above): say so once."""
+
+    reason: str
 
 
 def create_staff_session(
@@ -90,10 +111,17 @@ def create_staff_session(
     private_key: bytes,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
+    stage: str = FULL,
 ) -> str:
-    """Add a session row for `account`; return the cookie value (caller commits)."""
+    """Add a session row for `account`; return the cookie value (caller commits).
+
+    Every call makes a new id: a login never continues an earlier session. Rows past their
+    absolute expiry, anyone's, are removed on the way.
+    """
     now = now or utcnow()
+    db.execute(delete(StaffSession).where(StaffSession.expires_at < now))
     token, cookie = SessionToken.new()
+    lifetime = policy.absolute if stage == FULL else min(policy.absolute, ENROL_TIME)
     db.add(
         StaffSession(
             id=token.row_id,
@@ -101,7 +129,8 @@ def create_staff_session(
             sealed=token.seal(private_key),
             created_at=now,
             last_seen_at=now,
-            expires_at=now + policy.absolute,
+            expires_at=now + lifetime,
+            stage=stage,
         )
     )
     return cookie
@@ -109,17 +138,23 @@ def create_staff_session(
 
 def load_staff_session(
     db: Session, cookie: str | None, policy: StaffSessionPolicy, now: dt.datetime | None = None
-) -> OpenStaffSession | None:
-    """The live session behind `cookie`, its idle clock refreshed; None if absent or expired."""
+) -> OpenStaffSession | EndedStaffSession | None:
+    """The live session behind `cookie`, its idle clock refreshed; None if absent or expired;
+    EndedStaffSession (once) if it was ended on purpose, e.g. its account was deactivated."""
     now = now or utcnow()
     token = SessionToken.parse(cookie)
     row = db.get(StaffSession, token.row_id) if token else None
     if row is None:
         return None
     account = db.get(Account, row.account_id)
+    if row.ended or account is None or not account.active:
+        reason = row.ended or DEACTIVATED
+        db.delete(row)
+        db.commit()
+        return EndedStaffSession(reason)
     expired = now >= row.expires_at or now - row.last_seen_at >= policy.idle
     private_key = token.open(row.sealed)
-    if expired or private_key is None or account is None or not account.active:
+    if expired or private_key is None:
         db.delete(row)
         db.commit()
         return None
@@ -135,8 +170,20 @@ def end_staff_session(db: Session, cookie: str | None) -> None:
         db.execute(delete(StaffSession).where(StaffSession.id == token.row_id))
 
 
-def end_all_staff_sessions(db: Session, account_id: int) -> None:
-    db.execute(delete(StaffSession).where(StaffSession.account_id == account_id))
+def end_all_staff_sessions(db: Session, account_id: int, reason: str | None = None) -> None:
+    """End every session of an account (caller commits).
+
+    With a reason, each row is kept empty — its sealed key gone — so that the next request
+    with its cookie can say why the session ended instead of a bare "log in again".
+    """
+    if reason is None:
+        db.execute(delete(StaffSession).where(StaffSession.account_id == account_id))
+        return
+    db.execute(
+        update(StaffSession)
+        .where(StaffSession.account_id == account_id)
+        .values(sealed=b"", ended=reason)
+    )
 
 
 # --- reporters -----------------------------------------------------------------------------

@@ -189,6 +189,7 @@ def _handle_case(
         page.goto(server.url("/board/login"))
         page.fill('input[name="email"]', handler.email)
         page.fill('input[name="password"]', handler.password)
+        page.fill('input[name="code"]', handler.code())
         page.locator('main form button[type="submit"]').click()
         page.wait_for_url(server.url("/board/"))
 

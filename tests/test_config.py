@@ -103,7 +103,7 @@ def test_demo_seed_is_refused_in_production_and_marks_every_page_in_development(
     development = create_app()
     result = development.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("demo-") == 4  # the four passwords, shown once
+    assert result.output.count("demo-") == 5  # four handlers and an administrator, shown once
     again = development.test_cli_runner().invoke(args=["demo", "seed"])
     assert "demo-" not in again.output.replace("demo organisation", "")
     client = development.test_client()

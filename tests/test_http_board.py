@@ -33,7 +33,13 @@ def test_login_sets_a_strict_httponly_session_cookie(client, world):
     token = get_csrf(client, "/board/login")
     staff = world["cd_handler"]
     response = client.post(
-        "/board/login", data={"csrf_token": token, "email": staff.email, "password": staff.password}
+        "/board/login",
+        data={
+            "csrf_token": token,
+            "email": staff.email,
+            "password": staff.password,
+            "code": staff.code(),
+        },
     )
     assert response.status_code == 302
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(STAFF_COOKIE))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import csrf_from, get_csrf
+from conftest import csrf_from, get_csrf, log_in
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
@@ -319,14 +319,7 @@ def _client(app: Flask) -> FlaskClient:
 
 
 def _login(app: Flask, staff) -> FlaskClient:
-    client = _client(app)
-    token = get_csrf(client, "/board/login")
-    response = client.post(
-        "/board/login",
-        data={"csrf_token": token, "email": staff.email, "password": staff.password},
-    )
-    assert response.status_code == 302, response.status_code
-    return client
+    return log_in(_client(app), app, staff)
 
 
 def _page(client: FlaskClient, url: str) -> str:

@@ -21,8 +21,17 @@ from .cases import (
 )
 from .org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
 from .outbox import OutboxMessage, OutboxStatus
-from .rules import Category, ClockStart, DayUnit, DeadlineRule, DeadlineStage, RoutingRule
+from .rules import (
+    Category,
+    ClockStart,
+    DayUnit,
+    DeadlineRule,
+    DeadlineStage,
+    RetentionPeriod,
+    RoutingRule,
+)
 from .sessions import ReporterSession, StaffSession
+from .staff import Invitation, InvitationPurpose, RecoveryCode
 
 __all__ = [
     "NAMED_ONLY_KINDS",
@@ -45,6 +54,8 @@ __all__ = [
     "DayUnit",
     "DeadlineRule",
     "DeadlineStage",
+    "Invitation",
+    "InvitationPurpose",
     "KeyPurpose",
     "Message",
     "MessageKind",
@@ -52,8 +63,10 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
+    "RecoveryCode",
     "ReferenceCounter",
     "ReporterSession",
+    "RetentionPeriod",
     "Role",
     "RoutingRule",
     "StaffSession",

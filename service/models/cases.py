@@ -114,6 +114,8 @@ class Case(Base):
     rating: Mapped[int | None]
     rated_on: Mapped[dt.date | None]
     retaliation_flagged_on: Mapped[dt.date | None]
+    # The day `retention apply` removed its content and keys: only the metadata is left.
+    shredded_on: Mapped[dt.date | None]
 
     # Reporter access: lookup id and public key derived from the receipt (one Argon2id).
     lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)

@@ -32,6 +32,8 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     is_demo: Mapped[bool] = mapped_column(default=False)
+    # Where the unit is, as reports are dated ("Khánh Hòa, ngày … tháng … năm …").
+    place_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # Salt and Argon2id profile of receipt derivations: one per organisation, so a receipt can be
     # looked up with one derivation.
     receipt_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
@@ -86,8 +88,21 @@ class Account(Base):
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
+    # Two-step login (TOTP). The secret is sealed (service/twofactor.py), never stored in clear;
+    # enrolled once the first code was confirmed. The last accepted time step refuses a replay.
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None]
+    # Throttling: failures since the last success, and the moment the next attempt is heard.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
     organisation: Mapped[Organisation] = relationship()
     body: Mapped[Body | None] = relationship()
+
+    @property
+    def totp_enrolled(self) -> bool:
+        return self.totp_enrolled_at is not None
 
     @property
     def is_handler(self) -> bool:

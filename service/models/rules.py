@@ -80,3 +80,19 @@ class DeadlineRule(Base):
     max_extensions: Mapped[int] = mapped_column(default=0)
     extension_days: Mapped[int] = mapped_column(default=0)
     legal_basis: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RetentionPeriod(Base):
+    """How long a case in a final status keeps its content before `retention apply` shreds it.
+
+    Counted in months from the day the case reached the status (closed_on, decided_on).
+    NULL months: kept until an administrator sets a period.
+    """
+
+    __tablename__ = "retention_period"
+    __table_args__ = (UniqueConstraint("organisation_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    months: Mapped[int | None]

@@ -24,6 +24,11 @@ class StaffSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # "full", or "enrol": the password was right but the two-step login is not set up yet.
+    stage: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
+    # Set (and `sealed` emptied) when the session was ended for its owner: "deactivated",
+    # "password_changed", "password_reset". The next request says why, then the row goes.
+    ended: Mapped[str | None] = mapped_column(String(32))
 
 
 class ReporterSession(Base):

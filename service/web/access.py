@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import UserMixin, current_user
 
 from ..db import get_db
 from ..models import Account, Role
 from ..sessions import (
+    ENROL,
+    FULL,
     REPORTER_COOKIE,
     STAFF_COOKIE,
+    EndedStaffSession,
     ReporterAccess,
     StaffSessionPolicy,
     load_reporter_session,
@@ -28,6 +31,7 @@ from ..sessions import (
 )
 
 ACCESS_ATTRIBUTE = "homthu_access"
+STAGES_ATTRIBUTE = "homthu_stages"
 
 
 def _declare(view: Callable, access: str) -> None:
@@ -58,6 +62,7 @@ class StaffUser(UserMixin):
 
     account: Account
     private_key: bytes
+    stage: str = FULL
 
     def get_id(self) -> str:
         return str(self.account.id)
@@ -80,14 +85,29 @@ def load_staff_user(_request: Any) -> StaffUser | None:
     if not cookie:
         return None
     opened = load_staff_session(get_db(), cookie, staff_session_policy())
-    if opened is None:
-        g.staff_session_ended = True
+    if opened is None or isinstance(opened, EndedStaffSession):
+        g.staff_session_ended = opened.reason if opened else True
         return None
-    return StaffUser(opened.account, opened.private_key)
+    return StaffUser(opened.account, opened.private_key, opened.stage)
 
 
-def staff_required(*roles: Role) -> Callable[[Callable], Callable]:
-    """Logged-in staff (of `roles`, if given); the view receives the StaffUser first."""
+def home_url(user: StaffUser) -> str:
+    """Where a staff member starts: setting up the two-step login, the admin area or the board."""
+    if user.stage == ENROL:
+        return url_for("account.enrol")
+    if user.role == Role.ADMIN:
+        return url_for("admin.index")
+    return url_for("board.cases")
+
+
+def staff_required(
+    *roles: Role, stages: tuple[str, ...] = (FULL,)
+) -> Callable[[Callable], Callable]:
+    """Logged-in staff (of `roles`, if given); the view receives the StaffUser first.
+
+    A session still setting up the two-step login (stage ENROL) reaches only the views that
+    list that stage; anywhere else it is sent to the set-up page.
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -97,11 +117,14 @@ def staff_required(*roles: Role) -> Callable[[Callable], Callable]:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             user: StaffUser = current_user._get_current_object()  # type: ignore[attr-defined]
+            if user.stage not in stages:
+                return redirect(home_url(user))
             if roles and user.role not in roles:
                 abort(403)
             return view(user, *args, **kwargs)
 
         _declare(wrapped, "staff:" + ",".join(roles) if roles else "staff")
+        setattr(wrapped, STAGES_ATTRIBUTE, stages)
         return wrapped
 
     return decorator

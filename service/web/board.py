@@ -31,8 +31,8 @@ from ..casework import (
 from ..db import get_database, get_db
 from ..errors import LoginFailed
 from ..models import Role
-from ..sessions import STAFF_COOKIE
-from .access import StaffUser, public, staff_required, staff_session_policy
+from ..sessions import ENROL, FULL, STAFF_COOKIE
+from .access import StaffUser, home_url, public, staff_required, staff_session_policy
 from .common import current_organisation, safe_next, set_session_cookie
 from .forms import LoginForm, ReplyForm
 
@@ -59,23 +59,36 @@ def login():
         return render_login(form, 200 if request.method == "GET" else 400)
     db = get_db()
     try:
-        _account, cookie = log_in(
+        result = log_in(
             db,
             current_organisation(),
             form.email.data,
             form.password.data,
+            form.code.data,
             profile=current_app.extensions["homthu.kdf"],
             policy=staff_session_policy(),
         )
     except LoginFailed as failed:
         return render_login(form, 401, failed.message)
-    response = redirect(safe_next(request.args.get("next"), url_for("board.cases")))
-    set_session_cookie(response, STAFF_COOKIE, cookie)
+    user = StaffUser(result.account, b"", result.stage)
+    target = home_url(user)
+    if result.stage == FULL:
+        target = safe_next(request.args.get("next"), target)
+    if result.recovery_codes_left is not None:
+        flash(
+            _(
+                "You logged in with a recovery code. %(count)d codes are left: set up your "
+                "authenticator app again if you lost it.",
+                count=result.recovery_codes_left,
+            )
+        )
+    response = redirect(target)
+    set_session_cookie(response, STAFF_COOKIE, result.cookie)
     return response
 
 
 @bp.post("/logout")
-@staff_required()
+@staff_required(stages=(FULL, ENROL))
 def logout(user: StaffUser):
     log_out(get_db(), user.account, request.cookies.get(STAFF_COOKIE))
     response = redirect(url_for("board.login"))

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
+from ..sessions import DEACTIVATED, PASSWORD_CHANGED, PASSWORD_RESET
 from .access import ReporterSessionEnded
 from .forms import LoginForm, ReceiptForm
 
@@ -99,10 +100,25 @@ def _is_reporter_path() -> bool:
     return not request.path.startswith(("/board", "/admin"))
 
 
+ENDED_MESSAGES = {
+    PASSWORD_CHANGED: _l("Your password was changed. Log in with the new password."),
+    PASSWORD_RESET: _l("Your password was reset. Use the link the administrator sent you by mail."),
+}
+
+
 def staff_unauthorized():
-    """Flask-Login's unauthorized handler: the login form itself, with a 401."""
+    """Flask-Login's unauthorized handler: the login form itself, with a 401 — or, for an
+    account that was deactivated, a 403 page that says so."""
     ended = g.get("staff_session_ended", False)
-    message = _l("Your session has ended. Please log in again.") if ended else _l("Please log in.")
+    if ended == DEACTIVATED:
+        return render_error(
+            403,
+            str(_l("This account has been deactivated.")),
+            str(_l("Ask the administrator if you think this is a mistake.")),
+        )
+    message = ENDED_MESSAGES.get(ended) or (
+        _l("Your session has ended. Please log in again.") if ended else _l("Please log in.")
+    )
     form = LoginForm(formdata=None)
     page = render_template(
         "board/login.html", form=form, error=str(message), next_url=request.full_path

@@ -216,6 +216,56 @@ class MessageForm(SecureForm):
 class LoginForm(SecureForm):
     email = EmailField(_l("Email"), validators=[InputRequired(_l("Enter your email."))])
     password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Length(max=40, message=_l("This is not a code."))],
+    )
+
+
+class CodeForm(SecureForm):
+    code = StringField(
+        _l("The 6-digit code the app shows now"),
+        validators=[
+            InputRequired(_l("Enter the code from the app.")),
+            Length(max=12, message=_l("This is not a code.")),
+        ],
+    )
+
+
+class NewPasswordForm(SecureForm):
+    """Choosing a password; the view says whose it is (`for_person`), so the rules can check
+    that it contains neither their email nor their name."""
+
+    password = PasswordField(
+        _l("New password"), validators=[InputRequired(_l("Choose a password."))]
+    )
+    confirm = PasswordField(
+        _l("The new password again"), validators=[InputRequired(_l("Type the password again."))]
+    )
+    person: tuple[str, str] = ("", "")
+
+    def for_person(self, email: str, display_name: str) -> NewPasswordForm:
+        self.person = (email, display_name)
+        return self
+
+    def validate_password(self, field) -> None:
+        from ..passwords import password_problems
+
+        problems = password_problems(
+            field.data or "", email=self.person[0], display_name=self.person[1]
+        )
+        if problems:
+            raise ValidationError(problems[0])
+
+    def validate_confirm(self, field) -> None:
+        if field.data != self.password.data:
+            raise ValidationError(_l("The two passwords are not the same."))
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(
+        _l("Current password"), validators=[InputRequired(_l("Enter your current password."))]
+    )
 
 
 class ReplyForm(SecureForm):

@@ -41,7 +41,7 @@ AGREED_API = {
     "decode_recovery_code",
 }
 # Additions beyond the agreed list, each documented where it is defined.
-EXTRAS = {"STREAM_MAX_CHUNK_SIZE"}
+EXTRAS = {"STREAM_MAX_CHUNK_SIZE", "derive_subkey"}
 
 # Pure computation only: no web framework, no database, no files, sockets or clocks.
 ALLOWED_IMPORTS = {
