@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,15 @@ def app(app_env) -> Iterator[Flask]:
     application = create_app()
     yield application
     get_database(application).engine.dispose()
+
+
+@contextmanager
+def domain_session(app: Flask) -> Iterator[Session]:
+    """A session in an app context of its own, for domain calls in a test that also makes HTTP
+    requests. (Inside the `db` fixture's app context, requests would share its `g`: the same
+    request session and the same logged-in user across clients.)"""
+    with app.app_context(), get_database(app).session() as session:
+        yield session
 
 
 @pytest.fixture
