@@ -21,6 +21,8 @@ RECIPIENT_LABELS = {
 }
 UNIT_LABELS = {DayUnit.WORKING: _l("working days"), DayUnit.CALENDAR: _l("calendar days")}
 ANY = ""
+# WTForms' own message for a number field, so the catalogs carry its translation.
+_WTFORMS_NUMBER = _l("Not a valid integer value.")
 
 
 def _name(label, required_message):
