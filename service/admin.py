@@ -11,7 +11,7 @@ import datetime as dt
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .accounts import NewBody, add_body, normalise_email
@@ -83,14 +83,22 @@ def update_organisation(
 # --- bodies --------------------------------------------------------------------------------
 
 
-def bodies(db: Session, admin: Account) -> list[Body]:
+def _listed(db: Session, model, admin: Account, *order) -> list:
+    """The rows of `model` that belong to the administrator's organisation, in order."""
     return list(
         db.scalars(
-            select(Body)
-            .where(Body.organisation_id == admin.organisation_id)
-            .order_by(Body.position, Body.id)
+            select(model).where(model.organisation_id == admin.organisation_id).order_by(*order)
         )
     )
+
+
+def _checked_names(code: str, pattern: re.Pattern, name_vi: str, name_en: str) -> None:
+    if not pattern.fullmatch(code) or not name_vi.strip() or not name_en.strip():
+        raise InvalidSubmission()
+
+
+def bodies(db: Session, admin: Account) -> list[Body]:
+    return _listed(db, Body, admin, Body.position, Body.id)
 
 
 def add_head_of_unit(
@@ -105,8 +113,7 @@ def add_head_of_unit(
     """A head-of-unit body with its own recovery key; the code is returned once, stored nowhere."""
     _require_admin(admin)
     code = code.strip().upper()
-    if not _CODE.fullmatch(code) or not name_vi.strip() or not name_en.strip():
-        raise InvalidSubmission()
+    _checked_names(code, _CODE, name_vi, name_en)
     existing = {body.code for body in bodies(db, admin)}
     if code in existing:
         raise InvalidSubmission(_l("A body with this code exists already."))
@@ -153,12 +160,8 @@ def set_body_active(
 
 
 def recipients(db: Session, admin: Account) -> list[SummaryRecipient]:
-    return list(
-        db.scalars(
-            select(SummaryRecipient)
-            .where(SummaryRecipient.organisation_id == admin.organisation_id)
-            .order_by(SummaryRecipient.active.desc(), SummaryRecipient.display_name)
-        )
+    return _listed(
+        db, SummaryRecipient, admin, SummaryRecipient.active.desc(), SummaryRecipient.display_name
     )
 
 
@@ -214,13 +217,7 @@ def deactivate_recipient(
 
 
 def categories(db: Session, admin: Account) -> list[Category]:
-    return list(
-        db.scalars(
-            select(Category)
-            .where(Category.organisation_id == admin.organisation_id)
-            .order_by(Category.position, Category.id)
-        )
-    )
+    return _listed(db, Category, admin, Category.position, Category.id)
 
 
 def add_category(
@@ -234,8 +231,7 @@ def add_category(
 ) -> Category:
     _require_admin(admin)
     code = code.strip().lower()
-    if not _CATEGORY_CODE.fullmatch(code) or not name_vi.strip() or not name_en.strip():
-        raise InvalidSubmission()
+    _checked_names(code, _CATEGORY_CODE, name_vi, name_en)
     existing = categories(db, admin)
     if any(c.code == code for c in existing):
         raise InvalidSubmission(_l("A category with this code exists already."))
@@ -269,12 +265,8 @@ def set_category_active(
 
 
 def routing_rules(db: Session, admin: Account) -> list[RoutingRule]:
-    return list(
-        db.scalars(
-            select(RoutingRule)
-            .where(RoutingRule.organisation_id == admin.organisation_id)
-            .order_by(RoutingRule.kind, RoutingRule.category_id, RoutingRule.id)
-        )
+    return _listed(
+        db, RoutingRule, admin, RoutingRule.kind, RoutingRule.category_id, RoutingRule.id
     )
 
 
@@ -385,22 +377,5 @@ def update_deadline_rule(
 
 
 def staff_accounts(db: Session, admin: Account) -> list[Account]:
-    return list(
-        db.scalars(
-            select(Account)
-            .where(Account.organisation_id == admin.organisation_id)
-            .order_by(Account.active.desc(), Account.role, Account.body_id, Account.display_name)
-        )
-    )
-
-
-def active_admin_count(db: Session, organisation_id: int) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(Account)
-        .where(
-            Account.organisation_id == organisation_id,
-            Account.role == Role.ADMIN,
-            Account.active.is_(True),
-        )
-    )
+    order = (Account.active.desc(), Account.role, Account.body_id, Account.display_name)
+    return _listed(db, Account, admin, *order)

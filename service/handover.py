@@ -94,6 +94,43 @@ def _tally(result: GrantResult, outcome: str) -> GrantResult:
     return GrantResult(**counts)
 
 
+def _grant_each(
+    db: Session,
+    cases: Iterable[Case],
+    open_keys: Callable[[Case], keyring.CaseKeys],
+    grantee: Account,
+    actor: Actor,
+    action: str,
+    now: dt.datetime,
+) -> GrantResult:
+    """Wrap each case's keys for `grantee` with keys opened by `open_keys`; one event per case.
+
+    A case whose keys the opener does not hold is skipped. A handler never receives the
+    IDENTITY key here (only a chair does: identity custody).
+    """
+    result = GrantResult()
+    for case in cases:
+        try:
+            keys = open_keys(case)
+        except KeyUnavailable:
+            continue
+        if not grantee.is_chair:
+            keys = keyring.CaseKeys(case=keys.case, staff=keys.staff)
+        outcome, purposes = _rewrap(db, case, keys, grantee)
+        result = _tally(result, outcome)
+        if purposes:
+            record_event(
+                db,
+                organisation_id=case.organisation_id,
+                action=action,
+                actor=actor,
+                case_id=case.id,
+                details={"grantee": grantee.id, "keys": sorted(purposes)},
+                now=now,
+            )
+    return result
+
+
 def colleague(db: Session, account: Account, colleague_id: int) -> Account:
     """An active handler or chair of the same body (not the account itself), else NotFound."""
     other = db.get(Account, colleague_id)
@@ -153,7 +190,6 @@ def grant_access(
     if not granter.active or granter.role not in HANDLER_ROLES:
         raise NotFound()
     grantee = colleague(db, granter, grantee_id)
-    result = GrantResult()
     held_cases = db.scalars(
         select(Case)
         .join(
@@ -171,22 +207,15 @@ def grant_access(
         )
         .order_by(Case.received_on)
     ).all()
-    for case in held_cases:
-        keys = keyring.open_case_keys_for_account(db, case, granter, private_key)
-        if not grantee.is_chair:
-            keys = keyring.CaseKeys(case=keys.case, staff=keys.staff)
-        outcome, purposes = _rewrap(db, case, keys, grantee)
-        result = _tally(result, outcome)
-        if purposes:
-            record_event(
-                db,
-                organisation_id=case.organisation_id,
-                action="case.access_granted",
-                actor=Actor.staff(granter),
-                case_id=case.id,
-                details={"grantee": grantee.id, "keys": sorted(purposes)},
-                now=now,
-            )
+    result = _grant_each(
+        db,
+        held_cases,
+        lambda case: keyring.open_case_keys_for_account(db, case, granter, private_key),
+        grantee,
+        Actor.staff(granter),
+        "case.access_granted",
+        now,
+    )
     record_event(
         db,
         organisation_id=granter.organisation_id,
@@ -248,26 +277,15 @@ def recover_access(
         .where(Case.body_id == body.id, Case.shredded_on.is_(None))
         .order_by(Case.received_on, Case.reference)
     ).all()
-    result = GrantResult()
-    for case in progress(cases):
-        try:
-            keys = keyring.open_case_keys_with_recovery(db, case, recovery_private)
-        except KeyUnavailable:  # no recovery wrap (a case from before the body's key): skip
-            continue
-        if not grantee.is_chair:
-            keys = keyring.CaseKeys(case=keys.case, staff=keys.staff)
-        outcome, purposes = _rewrap(db, case, keys, grantee)
-        result = _tally(result, outcome)
-        if purposes:
-            record_event(
-                db,
-                organisation_id=case.organisation_id,
-                action="case.access_recovered",
-                actor=Actor.system(),
-                case_id=case.id,
-                details={"grantee": grantee.id, "keys": sorted(purposes)},
-                now=now,
-            )
+    result = _grant_each(
+        db,
+        progress(cases),
+        lambda case: keyring.open_case_keys_with_recovery(db, case, recovery_private),
+        grantee,
+        Actor.system(),
+        "case.access_recovered",
+        now,
+    )
     record_event(
         db,
         organisation_id=body.organisation_id,

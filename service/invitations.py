@@ -96,39 +96,21 @@ def invite(
         raise InvalidSubmission(
             _l("An account or an open invitation with this email exists already.")
         )
-    token, token_hash = _new_token()
-    invitation = Invitation(
-        organisation_id=admin.organisation_id,
-        purpose=InvitationPurpose.INVITE,
-        token_hash=token_hash,
-        email=email,
-        display_name=display_name.strip(),
-        role=role,
-        body_id=body.id if body else None,
-        created_by=admin.id,
-        created_at=now,
-        expires_at=now + dt.timedelta(hours=hours),
-    )
-    db.add(invitation)
-    db.flush()
-    record_event(
+    invitation = _send(
         db,
-        organisation_id=admin.organisation_id,
+        admin,
+        Invitation(
+            purpose=InvitationPurpose.INVITE,
+            email=email,
+            display_name=display_name.strip(),
+            role=role,
+            body_id=body.id if body else None,
+        ),
         action="account.invited",
-        actor=Actor.staff(admin),
-        details={
-            "invitation": invitation.id,
-            "role": str(role),
-            "body": body.code if body else None,
-        },
-        now=now,
-    )
-    enqueue_mail(
-        db,
-        organisation_id=admin.organisation_id,
-        recipient=email,
+        details={"role": str(role), "body": body.code if body else None},
         template="invitation",
-        context={"link": _link(base_url, token), "hours": hours},
+        base_url=base_url,
+        hours=hours,
         now=now,
     )
     db.commit()
@@ -154,39 +136,64 @@ def reset_password(
         )
         .values(revoked_at=now)
     )
-    token, token_hash = _new_token()
-    invitation = Invitation(
-        organisation_id=account.organisation_id,
-        purpose=InvitationPurpose.RESET,
-        token_hash=token_hash,
-        email=account.email,
-        display_name=account.display_name,
-        role=account.role,
-        body_id=account.body_id,
-        account_id=account.id,
-        created_by=admin.id,
-        created_at=now,
-        expires_at=now + dt.timedelta(hours=hours),
+    invitation = _send(
+        db,
+        admin,
+        Invitation(
+            purpose=InvitationPurpose.RESET,
+            email=account.email,
+            display_name=account.display_name,
+            role=account.role,
+            body_id=account.body_id,
+            account_id=account.id,
+        ),
+        action="account.reset_sent",
+        details={"account": account.id},
+        template="password_reset",
+        base_url=base_url,
+        hours=hours,
+        now=now,
     )
+    db.commit()
+    return invitation
+
+
+def _send(
+    db: Session,
+    admin: Account,
+    invitation: Invitation,
+    *,
+    action: str,
+    details: dict,
+    template: str,
+    base_url: str,
+    hours: int,
+    now: dt.datetime,
+) -> Invitation:
+    """Store the invitation with a fresh token's hash; audit it; mail the link (caller commits)."""
+    token, invitation.token_hash = _new_token()
+    invitation.organisation_id = admin.organisation_id
+    invitation.created_by = admin.id
+    invitation.created_at = now
+    invitation.expires_at = now + dt.timedelta(hours=hours)
     db.add(invitation)
     db.flush()
     record_event(
         db,
-        organisation_id=account.organisation_id,
-        action="account.reset_sent",
+        organisation_id=admin.organisation_id,
+        action=action,
         actor=Actor.staff(admin),
-        details={"account": account.id, "invitation": invitation.id},
+        details={"invitation": invitation.id, **details},
         now=now,
     )
     enqueue_mail(
         db,
-        organisation_id=account.organisation_id,
-        recipient=account.email,
-        template="password_reset",
+        organisation_id=admin.organisation_id,
+        recipient=invitation.email,
+        template=template,
         context={"link": _link(base_url, token), "hours": hours},
         now=now,
     )
-    db.commit()
     return invitation
 
 

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 from service import keyring
 from service.intake import Identity, Submission, submit_case
 from service.models import Case, CaseKind
-
-
-class BytesUpload:
-    def __init__(self, name: str, data: bytes, content_type: str = "application/octet-stream"):
-        self.filename, self.content_type, self._data = name, content_type, data
-
-    def iter_chunks(self):
-        stream = io.BytesIO(self._data)
-        while chunk := stream.read(10_000):
-            yield chunk
+from tests.test_intake import BytesUpload
 
 
 def file_case(

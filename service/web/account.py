@@ -25,7 +25,7 @@ from ..handover import colleagues, grant_access, unreadable_cases
 from ..models import Role
 from ..sessions import ENROL, FULL, STAFF_COOKIE
 from .access import StaffUser, home_url, public, staff_required, staff_session_policy
-from .common import current_organisation, set_session_cookie
+from .common import current_organisation, no_store, set_session_cookie
 from .forms import ChangePasswordForm, CodeForm, NewPasswordForm, PostOnlyForm
 from .qr import qr_data_uri
 
@@ -34,10 +34,7 @@ bp = Blueprint("account", __name__, url_prefix="/board")
 HANDLERS = (Role.HANDLER, Role.CHAIR)
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)
 
 
 @bp.before_app_request

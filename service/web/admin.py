@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -45,7 +44,7 @@ from .admin_forms import (
     RetentionForm,
     RoutingForm,
 )
-from .common import current_organisation
+from .common import current_organisation, no_store
 from .forms import PostOnlyForm
 from .templating import STATUS_LABELS
 
@@ -53,10 +52,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = Role.ADMIN
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)
 
 
 @bp.app_context_processor

@@ -55,3 +55,9 @@ def set_session_cookie(response: Response, name: str, value: str, path: str = "/
         samesite="Strict",
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
+
+
+def no_store(response: Response) -> Response:
+    """after_request of the staff areas: no page of theirs is kept in a browser's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
