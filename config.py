@@ -11,6 +11,7 @@ development conveniences. `make run` sets `HOMTHU_ENV=development`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
@@ -56,6 +57,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_USERNAME", "", "SMTP user name."),
     Setting("MAIL_PASSWORD", "", "SMTP password."),
     Setting("MAIL_DEFAULT_SENDER", "homthu@localhost", "From: address of every mail."),
+    Setting("MAIL_TIMEOUT", "30", "Seconds an SMTP connection may stall before the send fails."),
+    Setting("OUTBOX_MAX_ATTEMPTS", "16", "Delivery attempts before a mail is marked failed."),
+    Setting(
+        "OUTBOX_RETRY_SECONDS", "60", "Delay after the first failed attempt; doubles after each."
+    ),
+    Setting("OUTBOX_RETRY_MAX_SECONDS", "21600", "Longest delay between two attempts."),
+    Setting(
+        "OUTBOX_LEASE_SECONDS",
+        "600",
+        "SQLite only: how long a claimed mail is held by its worker before another may retry it.",
+    ),
+    Setting("OUTBOX_POLL_SECONDS", "15", "`outbox send --loop`: pause when nothing is due."),
     Setting("MAX_ATTACHMENT_MB", "20", "Largest single attachment, in MB."),
     Setting("MAX_ATTACHMENTS", "5", "Attachments per report or message."),
     Setting(
@@ -71,6 +84,15 @@ SETTINGS: tuple[Setting, ...] = (
         "NOTIFY_HOURS",
         "8,10,12,14,16",
         "Local hours at which mail caused by a reporter leaves, so no mail dates their action.",
+    ),
+    Setting("REPORT_PLACE", "Khánh Hòa", "Place name in the date line of the reports."),
+    Setting(
+        "REPORT_SUPERIOR_BODY", "", "The superior body's line in the reports' header (empty: …)."
+    ),
+    Setting(
+        "REPORT_YEAR_START",
+        "10-15",
+        "MM-DD the reporting year starts (in the previous calendar year unless 01-01).",
     ),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("HOMTHU_INSTANCE_DIR", "instance", "Folder for the embedded database and dev secret."),
@@ -105,6 +127,16 @@ def _hours(env: dict[str, str], name: str) -> tuple[int, ...]:
     if not hours or not all(0 <= hour <= 23 for hour in hours):
         raise ConfigError(f"{name} must list at least one hour between 0 and 23")
     return hours
+
+
+def _month_day(env: dict[str, str], name: str) -> tuple[int, int]:
+    text = _get(env, name) or ""
+    try:
+        month, day = (int(part) for part in text.split("-"))
+        dt.date(2001, month, day)  # a real day of a year without 29 February
+    except ValueError:
+        raise ConfigError(f"{name} must be a day of the year as MM-DD, not {text!r}") from None
+    return month, day
 
 
 def _sqlite_url_under_root(url: str) -> str:
@@ -146,6 +178,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if profile == "fast" and mode != "testing":
         raise ConfigError("ARGON2_PROFILE=fast is for tests only.")
 
+    year_start = _month_day(env, "REPORT_YEAR_START")
     max_mb = _int(env, "MAX_ATTACHMENT_MB")
     max_files = _int(env, "MAX_ATTACHMENTS")
     return {
@@ -162,6 +195,18 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "MAIL_USERNAME": _get(env, "MAIL_USERNAME") or None,
         "MAIL_PASSWORD": _get(env, "MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": _get(env, "MAIL_DEFAULT_SENDER"),
+        "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT"),
+        # Never let Flask-Mail drop mail silently in tests: the outbox is what tests look at,
+        # and delivery tests use a real SMTP server.
+        "MAIL_SUPPRESS_SEND": False,
+        "OUTBOX_MAX_ATTEMPTS": max(1, _int(env, "OUTBOX_MAX_ATTEMPTS")),
+        "OUTBOX_RETRY_SECONDS": max(1, _int(env, "OUTBOX_RETRY_SECONDS")),
+        "OUTBOX_RETRY_MAX_SECONDS": max(1, _int(env, "OUTBOX_RETRY_MAX_SECONDS")),
+        "OUTBOX_LEASE_SECONDS": max(1, _int(env, "OUTBOX_LEASE_SECONDS")),
+        "OUTBOX_POLL_SECONDS": max(1, _int(env, "OUTBOX_POLL_SECONDS")),
+        "REPORT_PLACE": _get(env, "REPORT_PLACE") or "",
+        "REPORT_SUPERIOR_BODY": _get(env, "REPORT_SUPERIOR_BODY") or "",
+        "REPORT_YEAR_START": year_start,
         "MAX_ATTACHMENT_BYTES": max_mb * 1024 * 1024,
         "MAX_ATTACHMENTS": max_files,
         # The whole request may carry every attachment plus the form itself.

@@ -30,7 +30,7 @@ from .casefiles import (
     store_attachment,
 )
 from .clock import local_today, utcnow
-from .errors import KeyUnavailable, NotFound, ReceiptRejected
+from .errors import InvalidSubmission, KeyUnavailable, NotFound, ReceiptRejected
 from .models import (
     Account,
     Attachment,
@@ -42,7 +42,7 @@ from .models import (
     MessageKind,
     Organisation,
 )
-from .outbox import enqueue_mail
+from .outbox import enqueue_mail, enqueue_reporter_notice
 from .sessions import ReporterAccess
 
 # Derived when a malformed receipt is entered, so it costs the same as a well-formed one.
@@ -131,7 +131,7 @@ def add_reporter_message(
         details={"attachments": len(uploads)},
         now=now,
     )
-    for account in _readers_of(db, case):
+    for account in _to_tell_of_reporter_message(db, case):
         enqueue_mail(
             db,
             organisation_id=case.organisation_id,
@@ -142,6 +142,13 @@ def add_reporter_message(
         )
     db.commit()
     return message
+
+
+def _to_tell_of_reporter_message(db: Session, case: Case) -> list[Account]:
+    """The assignee, if the case has one who can still read it; otherwise every reader."""
+    readers = _readers_of(db, case)
+    assignee = [account for account in readers if account.id == case.assignee_id]
+    return assignee or readers
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -229,11 +236,15 @@ def reply_to_reporter(
     case_id: str,
     text: str,
     now: dt.datetime | None = None,
+    kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
-    """A handler's reply, sealed under the case key: readable by the reporter and handlers."""
+    """A handler's reply (or question), sealed under the case key: readable by the reporter
+    and the handlers; a reporter who left an address is told that there is something to read."""
+    if kind not in (MessageKind.MESSAGE, MessageKind.QUESTION):
+        raise InvalidSubmission()
     now = now or utcnow()
     case, keys = _handler_keys(db, account, private_key, case_id)
-    message = add_message(db, case, keys, Author.STAFF, account, text, (), now)
+    message = add_message(db, case, keys, Author.STAFF, account, text, (), now, kind)
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -302,7 +313,10 @@ def add_message(
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
     """Seal a message (the caller commits). Notes go under the STAFF key, the reporter's
-    conversation under the CASE key; a reporter's message is dated to the day only."""
+    conversation under the CASE key; a reporter's message is dated to the day only.
+
+    Anything a handler writes that the reporter can read (a reply, a question, a decision) sends
+    the reporter's content-free notice, if they left an address."""
     today = local_today(now)
     key = keys.staff if kind == MessageKind.NOTE else keys.case
     if key is None:
@@ -331,7 +345,30 @@ def add_message(
             uploaded_on=today,
             message_id=message.id,
         )
+    if author == Author.STAFF and kind != MessageKind.NOTE:
+        notify_reporter(db, case, keys, now)
     return message
+
+
+NOTIFY_EMAIL_FIELD = "notify_email"
+
+
+def notify_reporter(db: Session, case: Case, keys: keyring.CaseKeys, now: dt.datetime) -> None:
+    """Queue "there is a reply" to the address the reporter left, if any (the caller commits).
+
+    The address is opened with the case key the handler's session holds; the outbox keeps it
+    sealed and erases it after delivery. The notice says nothing about the case.
+    """
+    if case.notify_email_ct is None:
+        return
+    address = open_text(keys.case, case.id, NOTIFY_EMAIL_FIELD, case.notify_email_ct)
+    enqueue_reporter_notice(
+        db,
+        organisation_id=case.organisation_id,
+        address=address,
+        template="reporter_notice",
+        now=now,
+    )
 
 
 def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: bool) -> CaseView:

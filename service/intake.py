@@ -23,6 +23,7 @@ import crypto
 from . import keyring
 from .audit import Actor, record_event
 from .casefiles import Upload, seal_json, seal_text, store_attachment
+from .casework import NOTIFY_EMAIL_FIELD
 from .clock import local_today, utcnow
 from .errors import InvalidSubmission
 from .models import (
@@ -69,6 +70,8 @@ class Submission:
     identity: Identity | None = None  # None: anonymous
     excluded_account_ids: frozenset[int] = frozenset()
     attachments: Sequence[Upload] = field(default_factory=tuple)
+    # Optional: where to send a content-free "there is a reply" notice (sealed, never plain).
+    notify_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,10 @@ def _prepare(
         reopen_count=0,
         extensions=0,
     )
+    if submission.notify_email:
+        case.notify_email_ct = seal_text(
+            keys.case, case_id, NOTIFY_EMAIL_FIELD, submission.notify_email
+        )
     schedule(db, case)
     readers = _readers(db, body, submission.excluded_account_ids)
     return _Prepared(

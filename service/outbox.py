@@ -3,17 +3,26 @@
 Mail is rendered from templates/mail/<name>.txt and .html, Vietnamese first with English below.
 Notifications say only that something happened and link to the site: the templates get no case
 content, no kind or category of a case, nothing about a reporter.
+
+A notice to an address a reporter left is different: the address is something a person wrote, so
+the row's `recipient` says only "reporter" and the address itself is sealed under a key derived
+from SECRET_KEY (which is not in the database); the mailer erases it once the row is sent or has
+failed for good.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
+
+import crypto
 
 from .clock import next_slot, start_of_local_day, utcnow
 from .models import OutboxMessage, OutboxStatus
@@ -30,6 +39,7 @@ class RenderedMail:
     subject: str
     text_body: str
     html_body: str
+    template: str = ""  # its name, kept with the row (the list of failed mail shows it)
 
 
 def render_mail(template: str, context: dict[str, Any] | None = None) -> RenderedMail:
@@ -39,6 +49,7 @@ def render_mail(template: str, context: dict[str, Any] | None = None) -> Rendere
         subject=render_template(f"mail/{template}.subject.txt", **context).strip(),
         text_body=render_template(f"mail/{template}.txt", **context),
         html_body=render_template(f"mail/{template}.html", **context),
+        template=template,
     )
 
 
@@ -86,6 +97,7 @@ def enqueue_rendered(
         organisation_id=organisation_id,
         message_id=_message_id(),
         recipient=recipient,
+        template=mail.template,
         subject=mail.subject,
         text_body=mail.text_body,
         html_body=mail.html_body,
@@ -96,3 +108,50 @@ def enqueue_rendered(
     )
     db.add(message)
     return message
+
+
+REPORTER_RECIPIENT = "reporter"
+
+
+def _recipient_key() -> bytes:
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(secret, b"homthu/outbox-recipient/v1", hashlib.sha256).digest()
+
+
+def _recipient_ad(message_id: str) -> bytes:
+    return crypto.field_ad(message_id, "recipient")
+
+
+def enqueue_reporter_notice(
+    db: Session,
+    *,
+    organisation_id: int,
+    address: str,
+    template: str,
+    now: dt.datetime | None = None,
+) -> OutboxMessage:
+    """A content-free notice to an address a reporter left; the address is stored sealed."""
+    message = enqueue_mail(
+        db,
+        organisation_id=organisation_id,
+        recipient=REPORTER_RECIPIENT,
+        template=template,
+        now=now,
+    )
+    message.recipient_sealed = crypto.seal(
+        _recipient_key(), address.encode("utf-8"), _recipient_ad(message.message_id)
+    )
+    return message
+
+
+def delivery_address(message: OutboxMessage) -> str:
+    """Where the row goes: its recipient, or the sealed address of a reporter's notice.
+
+    Raises crypto.CryptoError if the sealed address cannot be opened (SECRET_KEY changed).
+    """
+    if message.recipient_sealed is None:
+        return message.recipient
+    sealed = crypto.open_sealed(
+        _recipient_key(), message.recipient_sealed, _recipient_ad(message.message_id)
+    )
+    return sealed.decode("utf-8")

@@ -202,6 +202,7 @@ def _decide(
         keys = keyring.open_case_keys_for_account(db, case, account, private_key)
         add_message(db, case, keys, Author.STAFF, account, text, (), now, MessageKind.DECISION)
         case.decided_on = local_today(now)
+        case.decision = TRANSITIONS[action].target
         _apply(db, account, case, action, now)
         db.commit()
     return Outcome(case, applies)
@@ -257,6 +258,7 @@ def reopen_case(
 def reopen(case: Case) -> None:
     """What reopening changes, whoever asks for it (the chair, or the reporter in time)."""
     case.decided_on = None
+    case.decision = None
     case.closed_on = None
     case.reopen_count += 1
     if case.accepted_on is None:

@@ -20,7 +20,7 @@ from .cases import (
     Track,
 )
 from .org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
-from .outbox import OutboxMessage, OutboxStatus
+from .outbox import MailRun, OutboxMessage, OutboxStatus
 from .rules import (
     Category,
     ClockStart,
@@ -57,6 +57,7 @@ __all__ = [
     "Invitation",
     "InvitationPurpose",
     "KeyPurpose",
+    "MailRun",
     "Message",
     "MessageKind",
     "Organisation",

@@ -75,6 +75,10 @@ class Case(Base):
         Index("ix_cases_body_status_received", "body_id", "status", "received_on"),
         Index("ix_cases_body_next_due", "body_id", "next_due"),
         Index("ix_cases_organisation_received", "organisation_id", "received_on"),
+        # The monthly summary and the periodic reports count what happened in a date range.
+        Index("ix_cases_organisation_acknowledged", "organisation_id", "acknowledged_on"),
+        Index("ix_cases_organisation_decided", "organisation_id", "decided_on"),
+        Index("ix_cases_organisation_transferred", "organisation_id", "transferred_on"),
     )
 
     # Random hex ids: they reveal neither order nor count, and a malformed one is simply unknown.
@@ -97,6 +101,9 @@ class Case(Base):
     acknowledged_on: Mapped[dt.date | None]
     accepted_on: Mapped[dt.date | None]
     decided_on: Mapped[dt.date | None]  # resolved or not accepted
+    # Which decision (CaseStatus.RESOLVED or NOT_ACCEPTED): the status alone loses it once the
+    # case is closed, and the statistics count both.
+    decision: Mapped[str | None] = mapped_column(String(16))
     closed_on: Mapped[dt.date | None]
     transferred_on: Mapped[dt.date | None]
     transfer_count: Mapped[int] = mapped_column(default=0)
@@ -126,6 +133,9 @@ class Case(Base):
     text_ct: Mapped[bytes] = mapped_column(LargeBinary)
     identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # under the IDENTITY key
     exclusions_ct: Mapped[bytes] = mapped_column(LargeBinary)  # under the STAFF key
+    # An address the reporter left to be told of a reply (under the CASE key, field
+    # "notify_email"): never stored in plaintext, opened only by a handler's session.
+    notify_email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     body: Mapped[Body] = relationship()
     assignee: Mapped[Account | None] = relationship()

@@ -153,6 +153,10 @@ class ReportForm(SecureForm):
     )
     exclude = MultiCheckboxField(_l("People who must not see this report"), coerce=int)
     attachments = MultipleFileField(_l("Files (optional)"))
+    notify_email = StringField(
+        _l("Email me when there is a reply (optional)"),
+        validators=[Length(max=254, message=_l("The address can be at most %(max)d characters."))],
+    )
 
     @property
     def is_named(self) -> bool:
@@ -179,6 +183,19 @@ class ReportForm(SecureForm):
 
     def validate_attachments(self, field) -> None:
         check_file_count(field)
+
+    def validate_notify_email(self, field) -> None:
+        address = (field.data or "").strip()
+        if address and not looks_like_email(address):
+            raise ValidationError(_l("This does not look like an email address."))
+
+
+def looks_like_email(address: str) -> bool:
+    """One @, something before it, a dotted domain after it, no spaces or angle brackets."""
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and "." in domain.strip(".")) and not any(
+        ch.isspace() or ch in '<>,;"' for ch in address
+    )
 
 
 def check_file_count(field) -> None:

@@ -175,6 +175,7 @@ def _submission(form: ReportForm) -> Submission:
         identity=identity,
         excluded_account_ids=frozenset(form.exclude.data or ()),
         attachments=[SpooledUpload(f) for f in chosen_files(form.attachments)],
+        notify_email=(form.notify_email.data or "").strip() or None,
     )
 
 
