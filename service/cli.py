@@ -310,6 +310,8 @@ def retention_apply(slug: str | None, dry_run: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .mail_cli import MAIL_COMMAND_GROUPS
+
     for group in (
         demo_cli,
         org_cli,
@@ -318,5 +320,6 @@ def register_commands(app: Flask) -> None:
         sessions_cli,
         keys_cli,
         retention_cli,
+        *MAIL_COMMAND_GROUPS,
     ):
         app.cli.add_command(group)

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 import crypto
 
 from ..accounts import log_in, log_out
+from ..audit import Actor
 from ..casework import (
     count_cases_for_handler,
     handler_case_view,
@@ -28,6 +29,7 @@ from ..casework import (
     open_attachment_for_handler,
     reply_to_reporter,
 )
+from ..clock import local_today
 from ..db import get_database, get_db
 from ..errors import LoginFailed
 from ..models import Role
@@ -168,3 +170,35 @@ def _guarded(chunks):
         yield from chunks
     except crypto.CryptoError:
         logging.getLogger("homthu.files").error("an attachment failed authentication")
+
+
+# --- reports (chairs) ------------------------------------------------------------------------
+
+
+@bp.get("/reports")
+@staff_required(Role.CHAIR)
+def reports(user: StaffUser):
+    from ..reports import FORMATS, recent_periods
+
+    return render_template(
+        "board/reports.html", periods=recent_periods(local_today()), formats=FORMATS
+    )
+
+
+@bp.get("/reports/<period>.<fmt>")
+@staff_required(Role.CHAIR)
+def report_download(user: StaffUser, period: str, fmt: str):
+    """The chair's body's report of a period, as DOCX or CSV (audited)."""
+    from ..reports import export_report
+
+    report = export_report(
+        get_db(),
+        current_organisation(),
+        period,
+        fmt,
+        actor=Actor.staff(user.account),
+        body_id=user.account.body_id,
+    )
+    response = Response(report.data, mimetype=report.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=report.filename)
+    return response
