@@ -63,7 +63,7 @@ class Inbox:
     delay: float = 0.0
     _clients: set = field(default_factory=set)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.holding.set()
             while not self.release.is_set():

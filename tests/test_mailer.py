@@ -11,14 +11,17 @@ import sys
 import time
 from pathlib import Path
 
+import mailserver
 import pytest
-from mailserver import Inbox, SmtpServer, free_port, point_app_at, smtp  # noqa: F401
+from mailserver import Inbox, SmtpServer, free_port, point_app_at
 from sqlalchemy import select
 
 from service.clock import utcnow
 from service.mailer import DeliveryPolicy, deliver_due, failed_mail, outbox_counts, retry_failed
 from service.models import OutboxMessage, OutboxStatus
 from service.outbox import enqueue_mail, enqueue_reporter_notice
+
+smtp = mailserver.smtp  # the fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).with_name("flask"))
