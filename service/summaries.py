@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .audit import Actor, record_event
 from .clock import local_today, utcnow
-from .disclosure import THRESHOLD, Line, Mark, protect, shown_text
+from .disclosure import THRESHOLD, Mark, protect, shown_text
 from .mailruns import claim_run
 from .models import (
     Account,
@@ -142,15 +142,11 @@ class StatisticsTable:
 
 
 def _count_cells(values: dict[Key, int], keys: list[Key], bodies: list[int]) -> dict[Key, Cell]:
-    """Protect one metric of one period: lines are each body's kinds + its total, and the
-    bodies' totals + the organisation's total."""
-    lines: list[Line] = []
-    for body_id in bodies:
-        parts = [((body_id, kind), 1) for kind in KIND_NAMES]
-        lines.append([*parts, ((body_id, None), -1)])
-    lines.append([*(((body_id, None), 1) for body_id in bodies), ((None, None), -1)])
+    """Protect one metric of one period: each body's kinds add up to the body's total, and the
+    bodies' totals to the organisation's."""
+    groups = [((body_id, None), [(body_id, kind) for kind in KIND_NAMES]) for body_id in bodies]
     full = {key: values.get(key, 0) for key in keys}
-    marks = protect(full, lines)
+    marks = protect(full, groups, grand=(None, None))
     return {
         key: Cell(
             full[key] if marks[key] == Mark.SHOWN else None, shown_text(full[key], marks[key])
