@@ -38,12 +38,14 @@ after that row instead of spending an attempt of every row on the same outage.
 from __future__ import annotations
 
 import datetime as dt
+import email.charset
 import logging
 import random
 import smtplib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from email.mime.text import MIMEText
 
 import flask_mail
 from flask import current_app
@@ -191,8 +193,21 @@ def _describe(error: BaseException, address: str | None) -> str:
     return f"{type(error).__name__}: {text}"[:ERROR_MAX]
 
 
+class _Message(flask_mail.Message):
+    """Flask-Mail's message with quoted-printable text parts.
+
+    Flask-Mail registers UTF-8 with no transfer encoding, so a long line (HTML tables) would
+    break SMTP's 998-character limit and be refused; quoted-printable keeps every line short.
+    """
+
+    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
+        utf8 = email.charset.Charset("utf-8")
+        utf8.body_encoding = email.charset.QP
+        return MIMEText(text or "", _subtype=subtype, _charset=utf8)
+
+
 def _mail_for(message: OutboxMessage, address: str) -> flask_mail.Message:
-    mail = flask_mail.Message(
+    mail = _Message(
         subject=message.subject,
         recipients=[address],
         body=message.text_body,
