@@ -85,7 +85,6 @@ SETTINGS: tuple[Setting, ...] = (
         "8,10,12,14,16",
         "Local hours at which mail caused by a reporter leaves, so no mail dates their action.",
     ),
-    Setting("REPORT_PLACE", "Khánh Hòa", "Place name in the date line of the reports."),
     Setting(
         "REPORT_SUPERIOR_BODY", "", "The superior body's line in the reports' header (empty: …)."
     ),
@@ -204,7 +203,6 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_RETRY_MAX_SECONDS": max(1, _int(env, "OUTBOX_RETRY_MAX_SECONDS")),
         "OUTBOX_LEASE_SECONDS": max(1, _int(env, "OUTBOX_LEASE_SECONDS")),
         "OUTBOX_POLL_SECONDS": max(1, _int(env, "OUTBOX_POLL_SECONDS")),
-        "REPORT_PLACE": _get(env, "REPORT_PLACE") or "",
         "REPORT_SUPERIOR_BODY": _get(env, "REPORT_SUPERIOR_BODY") or "",
         "REPORT_YEAR_START": year_start,
         "MAX_ATTACHMENT_BYTES": max_mb * 1024 * 1024,

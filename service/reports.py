@@ -295,7 +295,7 @@ def report_docx(table: StatisticsTable, period: ReportPeriod) -> bytes:
     _font(right.paragraphs[0].add_run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), 12, bold=True)
     _para(right, "Độc lập - Tự do - Hạnh phúc", align=center, size=13, bold=True, after=0)
     _para(right, "―――――――――――", align=center, size=10, after=2)
-    place = config["REPORT_PLACE"] or "…"
+    place = table.place_name or "…"  # the administrator sets it with the unit's name
     _para(right, f"{place}, ngày … tháng … năm {period.due.year}", align=center, italic=True)
 
     _para(document, "", after=6)

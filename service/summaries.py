@@ -116,6 +116,7 @@ class AuditSeal:
 @dataclass(frozen=True)
 class StatisticsTable:
     organisation_name: str
+    place_name: str  # where the unit is, for dating documents ("" if not set)
     periods: tuple[Period, ...]  # the period reported first, then what it is compared with
     made_on: dt.date
     sections: tuple[BodySection, ...]
@@ -229,6 +230,7 @@ def build_table(
     )
     return StatisticsTable(
         organisation_name=organisation.name,
+        place_name=organisation.place_name,
         periods=tuple(periods),
         made_on=today,
         sections=sections,

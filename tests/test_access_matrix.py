@@ -139,6 +139,8 @@ def setting(app, world) -> Setting:
         ("admin.update_deadline", "rule_id"): str(deadline_id),
         ("*", "invitation_id"): str(invitation_ids[0]),
         ("admin.set_retention", "status"): "resolved",
+        ("*", "period"): "2026-H1",
+        ("*", "fmt"): "csv",
     }
     return Setting(cases, attachments, values)
 

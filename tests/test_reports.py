@@ -8,13 +8,22 @@ import io
 
 import pytest
 from casemaker import make_case
+from conftest import add_staff, domain_session
 from docx import Document
 from sqlalchemy import func, select
 
 from service.audit import Actor
 from service.clock import LOCAL_TZ
 from service.db import get_database
-from service.models import AuditEvent, MailRun, OutboxMessage, SummaryRecipient
+from service.models import (
+    AuditEvent,
+    MailRun,
+    Organisation,
+    OutboxMessage,
+    Role,
+    SummaryRecipient,
+)
+from service.outbox import enqueue_mail
 from service.reports import due_reminders, export_report, report_period, send_report_reminders
 
 D = dt.date
@@ -81,7 +90,10 @@ def by_section(table) -> dict[tuple[str | None, str], list[str]]:
 
 def test_the_docx_is_a_vietnamese_administrative_report_with_the_figures(db, world):
     seed(db, world)
-    report = export_report(db, world.organisation, "2026-H1", "docx", actor=Actor.system(), now=NOW)
+    organisation = db.get(Organisation, world.organisation.id)
+    organisation.place_name = "Khánh Hòa"  # the administrator's setting
+    db.commit()
+    report = export_report(db, organisation, "2026-H1", "docx", actor=Actor.system(), now=NOW)
     assert report.filename == "bao-cao-dan-chu-co-so-2026-H1.docx"
     document = Document(io.BytesIO(report.data))
     paragraphs = [p.text for p in document.paragraphs]
@@ -194,3 +206,37 @@ def test_the_reminder_goes_once_to_the_administration_and_the_chairs(db, world):
         select(OutboxMessage).where(OutboxMessage.recipient == world["cd_chair"].email)
     )
     assert "/board/reports" in chair_mail.text_body and "10/05/2026" in chair_mail.text_body
+
+
+def test_the_administrator_downloads_the_whole_units_report(app, world, staff_client):
+    admin = add_staff(app, world, "admin", Role.ADMIN, None)
+    with domain_session(app) as db:
+        seed(db, world)
+    client = staff_client(admin)
+    page = client.get("/admin/reports")
+    assert page.status_code == 200 and "/admin/reports/2026-H1.docx" in page.get_data(as_text=True)
+    response = client.get("/admin/reports/2026-H1.csv")
+    assert response.status_code == 200
+    text = response.get_data().decode("utf-8-sig")
+    assert "Công đoàn" in text and "Ban Thanh tra nhân dân" in text and "Toàn đơn vị" in text
+    document = client.get("/admin/reports/2026.docx")
+    assert document.status_code == 200
+    assert "BÁO CÁO" in [p.text for p in Document(io.BytesIO(document.get_data())).paragraphs]
+
+
+def test_the_administrator_sees_failed_mail_without_its_content(app, world, staff_client):
+    admin = add_staff(app, world, "admin", Role.ADMIN, None)
+    with domain_session(app) as db:
+        message = enqueue_mail(
+            db,
+            organisation_id=world.organisation.id,
+            recipient=world["cd_chair"].email,
+            template="new_case",
+        )
+        message.status, message.attempts = "failed", 16
+        message.last_error = "SMTPDataError: 554 Rejected"
+        db.commit()
+        body_line = message.text_body.splitlines()[0]
+    html = staff_client(admin).get("/admin/").get_data(as_text=True)
+    assert "SMTPDataError: 554 Rejected" in html and world["cd_chair"].email in html
+    assert "new_case" in html and body_line not in html

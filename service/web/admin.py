@@ -4,7 +4,6 @@ Views parse the form, call one domain function (service/admin.py, invitations, h
 retention) and render. Every route is `staff_required(Role.ADMIN)`.
 
 Not here yet (other issues build the domain functions these pages will show):
-- failed outbox rows (issue 4),
 - the organisation-wide audit log (issue 3's `organisation_log`).
 """
 
@@ -44,7 +43,7 @@ from .admin_forms import (
     RetentionForm,
     RoutingForm,
 )
-from .common import current_organisation, no_store
+from .common import current_organisation, no_store, report_response
 from .forms import PostOnlyForm
 from .templating import STATUS_LABELS
 
@@ -78,7 +77,40 @@ def _button_pressed() -> bool:
 @bp.get("/")
 @staff_required(ADMIN)
 def index(user: StaffUser):
-    return render_template("admin/index.html", organisation=current_organisation())
+    from ..mailer import failed_mail, outbox_counts
+
+    organisation = current_organisation()
+    db = get_db()
+    return render_template(
+        "admin/index.html",
+        organisation=organisation,
+        mail_counts=outbox_counts(db, organisation.id),
+        failed_mail=failed_mail(db, organisation.id, limit=50),
+    )
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+@bp.get("/reports")
+@staff_required(ADMIN)
+def reports(user: StaffUser):
+    from ..reports import FORMATS, recent_periods
+
+    periods = recent_periods(local_today())
+    return render_template("admin/reports.html", periods=periods, formats=FORMATS)
+
+
+@bp.get("/reports/<period>.<fmt>")
+@staff_required(ADMIN)
+def report_download(user: StaffUser, period: str, fmt: str):
+    """The whole unit's report of a period, as DOCX or CSV (audited)."""
+    from ..reports import export_report
+
+    report = export_report(
+        get_db(), current_organisation(), period, fmt, actor=Actor.staff(user.account)
+    )
+    return report_response(report)
 
 
 # --- organisation --------------------------------------------------------------------------

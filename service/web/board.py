@@ -35,7 +35,7 @@ from ..errors import LoginFailed
 from ..models import Role
 from ..sessions import ENROL, FULL, STAFF_COOKIE
 from .access import StaffUser, home_url, public, staff_required, staff_session_policy
-from .common import current_organisation, safe_next, set_session_cookie
+from .common import current_organisation, report_response, safe_next, set_session_cookie
 from .forms import LoginForm, ReplyForm
 
 bp = Blueprint("board", __name__, url_prefix="/board")
@@ -199,6 +199,4 @@ def report_download(user: StaffUser, period: str, fmt: str):
         actor=Actor.staff(user.account),
         body_id=user.account.body_id,
     )
-    response = Response(report.data, mimetype=report.content_type)
-    response.headers.set("Content-Disposition", "attachment", filename=report.filename)
-    return response
+    return report_response(report)

@@ -61,3 +61,10 @@ def no_store(response: Response) -> Response:
     """after_request of the staff areas: no page of theirs is kept in a browser's cache."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def report_response(report) -> Response:
+    """A report (service.reports.ExportedReport) as a download, never shown in the page."""
+    response = Response(report.data, mimetype=report.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=report.filename)
+    return response
