@@ -10,7 +10,8 @@ import secrets
 
 from sqlalchemy.orm import Session
 
-from service.models import Case, CaseStatus, Track
+from service.clock import utcnow
+from service.models import Case, CaseStatus, SummaryRecipient, Track
 
 
 def make_case(
@@ -45,3 +46,17 @@ def make_case(
     )
     db.add(case)
     return case
+
+
+def add_summary_recipients(db: Session, organisation_id: int, *pairs: tuple[str, str]) -> None:
+    """(email, kind) pairs as active summary recipients; the caller commits."""
+    for email, kind in pairs:
+        db.add(
+            SummaryRecipient(
+                organisation_id=organisation_id,
+                email=email,
+                display_name=email,
+                kind=kind,
+                created_at=utcnow(),
+            )
+        )

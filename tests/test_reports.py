@@ -7,7 +7,7 @@ import datetime as dt
 import io
 
 import pytest
-from casemaker import make_case
+from casemaker import add_summary_recipients, make_case
 from conftest import add_staff, domain_session
 from docx import Document
 from sqlalchemy import func, select
@@ -21,7 +21,6 @@ from service.models import (
     Organisation,
     OutboxMessage,
     Role,
-    SummaryRecipient,
 )
 from service.outbox import enqueue_mail
 from service.reports import due_reminders, export_report, report_period, send_report_reminders
@@ -184,16 +183,12 @@ def test_reminders_fall_in_the_fourteen_days_before_10_may_and_10_november(app, 
 
 
 def test_the_reminder_goes_once_to_the_administration_and_the_chairs(db, world):
-    for email, kind in (("hc@homthu.test", "administration"), ("ld@homthu.test", "management")):
-        db.add(
-            SummaryRecipient(
-                organisation_id=world.organisation.id,
-                email=email,
-                display_name=email,
-                kind=kind,
-                created_at=NOW,
-            )
-        )
+    add_summary_recipients(
+        db,
+        world.organisation.id,
+        ("hc@homthu.test", "administration"),
+        ("ld@homthu.test", "management"),
+    )
     db.commit()
     assert send_report_reminders(db, now=NOW) == 3
     recipients = set(db.scalars(select(OutboxMessage.recipient)))

@@ -8,7 +8,7 @@ import re
 
 import mailserver
 import pytest
-from casemaker import make_case
+from casemaker import add_summary_recipients, make_case
 from sqlalchemy import func, select
 
 import crypto
@@ -209,28 +209,16 @@ def test_months_are_parsed_and_last_month_is_the_default():
 
 
 def add_recipients(db, world) -> None:
-    for email, kind in (
+    add_summary_recipients(
+        db,
+        world.organisation.id,
         ("lanh.dao@homthu.test", "management"),
         ("hanh.chinh@homthu.test", "administration"),
-    ):
-        db.add(
-            SummaryRecipient(
-                organisation_id=world.organisation.id,
-                email=email,
-                display_name=email,
-                kind=kind,
-                created_at=NOW,
-            )
-        )
-    db.add(
-        SummaryRecipient(
-            organisation_id=world.organisation.id,
-            email="former@homthu.test",
-            display_name="former",
-            active=False,
-            created_at=NOW,
-        )
+        ("former@homthu.test", "management"),
     )
+    db.flush()
+    former = db.scalar(select(SummaryRecipient).where(SummaryRecipient.email.like("former%")))
+    former.active = False
     db.commit()
 
 
