@@ -193,6 +193,7 @@ def _send(
         template=template,
         context={"link": _link(base_url, token), "hours": hours},
         now=now,
+        carries_secret=True,  # the link opens an account: never readable from the database
     )
     return invitation
 

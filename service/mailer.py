@@ -56,7 +56,7 @@ import crypto
 
 from .clock import utcnow
 from .models import OutboxMessage, OutboxStatus
-from .outbox import REPORTER_RECIPIENT, delivery_address
+from .outbox import REPORTER_RECIPIENT, delivery_address, delivery_bodies, erase_sealed
 
 log = logging.getLogger("homthu.mail")
 
@@ -207,22 +207,17 @@ class _Message(flask_mail.Message):
 
 
 def _mail_for(message: OutboxMessage, address: str) -> flask_mail.Message:
+    text_body, html_body = delivery_bodies(message)
     mail = _Message(
         subject=message.subject,
         recipients=[address],
-        body=message.text_body,
-        html=message.html_body,
+        body=text_body,
+        html=html_body,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         date=time.time(),  # the moment it is sent, not the moment it was written
     )
     mail.msgId = message.message_id  # stable across retries: a duplicate can be recognised
     return mail
-
-
-def _finish(message: OutboxMessage) -> None:
-    """A row that will not be sent again keeps no trace of a reporter's address."""
-    if message.recipient_sealed is not None:
-        message.recipient_sealed = None
 
 
 def deliver_due(
@@ -266,9 +261,11 @@ def _deliver_one(
         address = delivery_address(message)
         smtp.send(_mail_for(message, address))
     except crypto.CryptoError:
-        # The sealed address no longer opens (SECRET_KEY changed): it never will.
+        # The sealed address or bodies no longer open (SECRET_KEY changed): they never will.
         message.attempts = max(message.attempts, policy.max_attempts)
-        _failed(message, "the sealed recipient cannot be opened", policy, report, clock, draw)
+        _failed(
+            message, "the sealed recipient or body cannot be opened", policy, report, clock, draw
+        )
     except _Unreachable as error:
         reachable = False
         _failed(message, _describe(error, address), policy, report, clock, draw)
@@ -278,7 +275,7 @@ def _deliver_one(
         message.status = OutboxStatus.SENT
         message.sent_at = clock()
         message.last_error = None
-        _finish(message)
+        erase_sealed(message)
         report.sent += 1
         log.info("outbox #%s sent (attempt %s)", message.id, message.attempts)
     db.commit()
@@ -296,7 +293,7 @@ def _failed(
     message.last_error = description
     if message.attempts >= policy.max_attempts:
         message.status = OutboxStatus.FAILED
-        _finish(message)
+        erase_sealed(message)
         report.failed += 1
         log.error(
             "outbox #%s failed for good after %s attempts: %s",

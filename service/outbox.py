@@ -7,14 +7,14 @@ content, no kind or category of a case, nothing about a reporter.
 A notice to an address a reporter left is different: the address is something a person wrote, so
 the row's `recipient` says only "reporter" and the address itself is sealed under a key derived
 from SECRET_KEY (which is not in the database); the mailer erases it once the row is sent or has
-failed for good.
+failed for good. Mail that carries a secret link (an invitation, a password reset) is sealed the
+same way, bodies and all, so a copy of the database does not hand out accounts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +62,13 @@ def enqueue_mail(
     context: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
     reporter_action: bool = False,
+    carries_secret: bool = False,
 ) -> OutboxMessage:
-    """Render mail `template` and add it to the outbox (the caller commits with its change)."""
-    return enqueue_rendered(
+    """Render mail `template` and add it to the outbox (the caller commits with its change).
+
+    `carries_secret`: the bodies hold a link that grants something; they are stored sealed.
+    """
+    message = enqueue_rendered(
         db,
         organisation_id=organisation_id,
         recipient=recipient,
@@ -72,6 +76,13 @@ def enqueue_mail(
         now=now,
         reporter_action=reporter_action,
     )
+    if carries_secret:
+        bodies = {"text": message.text_body, "html": message.html_body}
+        message.body_sealed = crypto.seal(
+            _outbox_key(b"body"), json.dumps(bodies).encode(), _outbox_ad(message, "body")
+        )
+        message.text_body, message.html_body = SEALED_BODY, None
+    return message
 
 
 def enqueue_rendered(
@@ -111,15 +122,18 @@ def enqueue_rendered(
 
 
 REPORTER_RECIPIENT = "reporter"
+SEALED_BODY = "(sealed until delivery)"
+ERASED_BODY = "(erased after delivery)"
 
 
-def _recipient_key() -> bytes:
-    secret = current_app.config["SECRET_KEY"].encode("utf-8")
-    return hmac.new(secret, b"homthu/outbox-recipient/v1", hashlib.sha256).digest()
+def _outbox_key(purpose: bytes) -> bytes:
+    return crypto.derive_subkey(
+        current_app.config["SECRET_KEY"].encode("utf-8"), b"outbox " + purpose
+    )
 
 
-def _recipient_ad(message_id: str) -> bytes:
-    return crypto.field_ad(message_id, "recipient")
+def _outbox_ad(message: OutboxMessage, field: str) -> bytes:
+    return crypto.field_ad(message.message_id, field)
 
 
 def enqueue_reporter_notice(
@@ -139,7 +153,7 @@ def enqueue_reporter_notice(
         now=now,
     )
     message.recipient_sealed = crypto.seal(
-        _recipient_key(), address.encode("utf-8"), _recipient_ad(message.message_id)
+        _outbox_key(b"recipient"), address.encode("utf-8"), _outbox_ad(message, "recipient")
     )
     return message
 
@@ -152,6 +166,27 @@ def delivery_address(message: OutboxMessage) -> str:
     if message.recipient_sealed is None:
         return message.recipient
     sealed = crypto.open_sealed(
-        _recipient_key(), message.recipient_sealed, _recipient_ad(message.message_id)
+        _outbox_key(b"recipient"), message.recipient_sealed, _outbox_ad(message, "recipient")
     )
     return sealed.decode("utf-8")
+
+
+def delivery_bodies(message: OutboxMessage) -> tuple[str, str | None]:
+    """The text and HTML bodies to send, unsealed if the row carries a secret.
+
+    Raises crypto.CryptoError if the sealed bodies cannot be opened (SECRET_KEY changed).
+    """
+    if message.body_sealed is None:
+        return message.text_body, message.html_body
+    bodies = json.loads(
+        crypto.open_sealed(_outbox_key(b"body"), message.body_sealed, _outbox_ad(message, "body"))
+    )
+    return bodies["text"], bodies["html"]
+
+
+def erase_sealed(message: OutboxMessage) -> None:
+    """A row that will not be sent again keeps neither a reporter's address nor a secret."""
+    message.recipient_sealed = None
+    if message.body_sealed is not None:
+        message.body_sealed = None
+        message.text_body, message.html_body = ERASED_BODY, None

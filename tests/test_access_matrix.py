@@ -35,6 +35,7 @@ from service.models import (
     Invitation,
     Role,
 )
+from service.outbox import delivery_bodies
 from service.web.access import ACCESS_ATTRIBUTE
 from tests.casefactory import file_case
 from tests.flows import follow_up
@@ -112,7 +113,7 @@ def setting(app, world) -> Setting:
         mail = db.scalars(
             select(OutboxMessage).where(OutboxMessage.recipient == "moi@homthu.test")
         ).one()
-        token = re.search(r"/board/invite/([\w-]+)", mail.text_body).group(1)
+        token = re.search(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
         invitation_ids = db.scalars(
             select(Invitation.id).where(Invitation.email == "rut@homthu.test")
         ).all()

@@ -240,3 +240,37 @@ def test_two_workers_on_postgresql_never_send_one_mail_twice(db, world):
     assert sum(sent) == 30
     ids = inbox.message_ids()
     assert len(ids) == len(set(ids)) == 30 and set(ids) == set(expected)
+
+
+def test_an_invitation_link_is_never_readable_from_the_database(app, db, world, smtp, backend):
+    """A link that opens an account is sealed in the outbox and erased once delivered."""
+    from conftest import add_staff
+
+    from service import invitations
+    from service.models import Account, Role
+
+    admin = add_staff(app, world, "admin", Role.ADMIN, None)
+    invitations.invite(
+        db,
+        db.get(Account, admin.account.id),
+        email="moi.7k@homthu.test",
+        display_name="Người Mới",
+        role=Role.HANDLER,
+        body_id=world.cd.id,
+        base_url="http://homthu.test",
+        hours=72,
+    )
+    db.commit()
+    (row,) = [r for r in rows(db) if r.recipient == "moi.7k@homthu.test"]
+    assert "/board/invite/" not in row.text_body and row.html_body is None
+    assert row.body_sealed is not None
+    if backend == "sqlite":
+        stored = b"".join(p.read_bytes() for p in Path(db.get_bind().url.database).parent.iterdir())
+        assert b"/board/invite/" not in stored
+
+    deliver_due(db)
+    (received,) = [m for m in smtp.inbox.messages if m.rcpt_tos == ["moi.7k@homthu.test"]]
+    assert re.search(r"/board/invite/[\w-]+", received.part("text/plain"))
+    (row,) = [r for r in rows(db) if r.recipient == "moi.7k@homthu.test"]
+    assert row.status == OutboxStatus.SENT and row.body_sealed is None
+    assert "/board/invite/" not in row.text_body

@@ -16,6 +16,7 @@ from service import accounts, twofactor
 from service.accounts import lock_after
 from service.errors import LoginFailed
 from service.models import Account, AuditEvent, Invitation, OutboxMessage, Role, StaffSession
+from service.outbox import delivery_bodies
 from service.passwords import password_problems
 from service.sessions import STAFF_COOKIE, StaffSessionPolicy
 
@@ -66,7 +67,7 @@ def invite(app, world, email="moi@homthu.test", role="handler", body=None) -> st
     assert response.status_code == 302, text_of(response)
     with domain_session(app) as db:
         mail = db.scalars(select(OutboxMessage).where(OutboxMessage.recipient == email)).one()
-        return re.search(r"/board/invite/([\w-]+)", mail.text_body).group(1)
+        return re.search(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
 
 
 def accept(client, token, password=STRONG, confirm=None):

@@ -33,6 +33,9 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
+    # Mail that carries a secret (an invitation or reset link) keeps its bodies only sealed,
+    # under a key derived from SECRET_KEY, and erased once the row is sent or has failed.
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
