@@ -54,9 +54,8 @@ def test_invite_enrol_grant_and_read_in_chromium(app: Flask, world) -> None:
             mail = db.scalars(
                 select(OutboxMessage).where(OutboxMessage.recipient == "moi.cd@homthu.test")
             ).one()
-        link = re.search(
-            r"http://homthu\.test(/board/invite/[\w-]+)", delivery_bodies(mail)[0]
-        ).group(1)
+            text_body = delivery_bodies(mail)[0]
+        link = re.search(r"http://homthu\.test(/board/invite/[\w-]+)", text_body).group(1)
 
         # The invitee opens the link, chooses a password and enrols the two-step login.
         context = browser.new_context()
