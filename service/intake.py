@@ -208,24 +208,22 @@ def submit_case(
     """File a report; return the case and its receipt (shown to the reporter once).
 
     While the receipt's derivation runs (see PendingReceipt; pass one started earlier to
-    overlap more), this validates, routes, seals and wraps; only the case row and the
-    reporter's own wrap wait for it. Then everything is written in one transaction: case,
-    wraps, files, audit event, notifications.
+    overlap more), this validates, routes, seals, wraps and writes the case, its files and
+    its mail; only the lookup id, the reporter's wrap and the audit event wait for it. All of it
+    is one transaction: nothing is committed before the receipt's keys are in place.
     """
     now = now or utcnow()
     pending = pending or PendingReceipt(organisation)
     prepared = _prepare(db, organisation, submission, now)
-    reporter = pending.keys()
-
     case = prepared.case
-    case.lookup_id = reporter.lookup_id
-    case.reporter_public_key = reporter.public_key
     case.reference = next_reference(db, prepared.body, case.received_on.year)
+    # Stand-ins until the derivation ends, so the case, its wraps, files and mail can be
+    # written meanwhile; both are replaced below, before anything is committed.
+    case.lookup_id = secrets.token_bytes(32)
+    case.reporter_public_key = bytes(32)
     db.add(case)
     db.add_all(prepared.wraps)
-    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
-    if submission.attachments:
-        db.flush()  # the chunk rows refer to the case
+    db.flush()  # the wraps and file chunks refer to the case
     for position, upload in enumerate(submission.attachments):
         store_attachment(
             db,
@@ -236,15 +234,6 @@ def submit_case(
             position=position,
             uploaded_on=case.received_on,
         )
-    record_event(
-        db,
-        organisation_id=organisation.id,
-        action="case.submitted",
-        actor=Actor.reporter(),
-        case_id=case.id,
-        details={"reference": case.reference, "attachments": len(submission.attachments)},
-        now=now,
-    )
     for account in prepared.readers:
         enqueue_rendered(
             db,
@@ -254,6 +243,21 @@ def submit_case(
             now=now,
             reporter_action=True,
         )
+    record_event(
+        db,
+        organisation_id=organisation.id,
+        action="case.submitted",
+        actor=Actor.reporter(),
+        case_id=case.id,
+        details={"reference": case.reference, "attachments": len(submission.attachments)},
+        now=now,
+    )
+    db.flush()
+
+    reporter = pending.keys()
+    case.lookup_id = reporter.lookup_id
+    case.reporter_public_key = reporter.public_key
+    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
     db.commit()
     return FiledCase(case, pending.receipt)
 
