@@ -93,6 +93,16 @@ SETTINGS: tuple[Setting, ...] = (
         "10-15",
         "MM-DD the reporting year starts (in the previous calendar year unless 01-01).",
     ),
+    Setting(
+        "REOPEN_WINDOW_DAYS",
+        "30",
+        "Days after a decision during which the reporter may ask for the case to be reopened.",
+    ),
+    Setting(
+        "PUBLICATION_DAYS",
+        "20",
+        "Days an approved public summary stays on /results before the chair may withdraw it.",
+    ),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("HOMTHU_INSTANCE_DIR", "instance", "Folder for the embedded database and dev secret."),
 )
@@ -115,6 +125,13 @@ def _int(env: dict[str, str], name: str) -> int:
         return int(text or "")
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _days(env: dict[str, str], name: str, *, minimum: int) -> int:
+    days = _int(env, name)
+    if days < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {days}")
+    return days
 
 
 def _hours(env: dict[str, str], name: str) -> tuple[int, ...]:
@@ -215,6 +232,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "REPORTER_IDLE_MINUTES": _int(env, "REPORTER_IDLE_MINUTES"),
         "INVITE_HOURS": _int(env, "INVITE_HOURS"),
         "NOTIFY_HOURS": _hours(env, "NOTIFY_HOURS"),
+        "REOPEN_WINDOW_DAYS": _days(env, "REOPEN_WINDOW_DAYS", minimum=0),
+        # The law asks for at least 20 days (Law on Grassroots Democracy): never fewer.
+        "PUBLICATION_DAYS": _days(env, "PUBLICATION_DAYS", minimum=20),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Cookies: never readable by scripts, never sent cross-site, HTTPS-only outside development.
         "SESSION_COOKIE_HTTPONLY": True,

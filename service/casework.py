@@ -30,7 +30,7 @@ from .casefiles import (
     store_attachment,
 )
 from .clock import local_today, utcnow
-from .errors import InvalidSubmission, KeyUnavailable, NotFound, ReceiptRejected
+from .errors import InvalidSubmission, KeyUnavailable, NotFound, ReadOnlyAccess, ReceiptRejected
 from .models import (
     Account,
     Attachment,
@@ -41,6 +41,7 @@ from .models import (
     Message,
     MessageKind,
     Organisation,
+    Role,
 )
 from .outbox import enqueue_mail, enqueue_reporter_notice
 from .sessions import ReporterAccess
@@ -73,6 +74,17 @@ class CaseView:
     identity: dict[str, str] | None = None
     identity_withheld: bool = False  # named, but the identity is in the chair's custody
 
+    @property
+    def open_questions(self) -> list[MessageView]:
+        """Questions to the reporter that they have not answered yet (nothing written since)."""
+        waiting: list[MessageView] = []
+        for message in self.messages:
+            if message.author == Author.REPORTER:
+                waiting = []
+            elif message.kind == MessageKind.QUESTION:
+                waiting.append(message)
+        return waiting
+
 
 # --- reporter ------------------------------------------------------------------------------
 
@@ -96,7 +108,8 @@ def open_case_with_receipt(
     return ReporterAccess(case.id, keys.private_key)
 
 
-def _reporter_case(db: Session, access: ReporterAccess) -> tuple[Case, keyring.CaseKeys]:
+def reporter_case(db: Session, access: ReporterAccess) -> tuple[Case, keyring.CaseKeys]:
+    """The reporter's case and the key their receipt opens; NotFound if it opens nothing."""
     case = db.get(Case, access.case_id)
     if case is None:
         raise NotFound()
@@ -107,7 +120,7 @@ def _reporter_case(db: Session, access: ReporterAccess) -> tuple[Case, keyring.C
 
 
 def reporter_case_view(db: Session, access: ReporterAccess) -> CaseView:
-    case, keys = _reporter_case(db, access)
+    case, keys = reporter_case(db, access)
     return _case_view(db, case, keys, staff_names=False)
 
 
@@ -120,7 +133,7 @@ def add_reporter_message(
 ) -> Message:
     """The reporter adds information or answers a question, with files if any."""
     now = now or utcnow()
-    case, keys = _reporter_case(db, access)
+    case, keys = reporter_case(db, access)
     message = add_message(db, case, keys, Author.REPORTER, None, text, uploads, now)
     record_event(
         db,
@@ -146,7 +159,7 @@ def add_reporter_message(
 
 def _to_tell_of_reporter_message(db: Session, case: Case) -> list[Account]:
     """The assignee, if the case has one who can still read it; otherwise every reader."""
-    readers = _readers_of(db, case)
+    readers = readers_of(db, case)
     assignee = [account for account in readers if account.id == case.assignee_id]
     return assignee or readers
 
@@ -154,56 +167,38 @@ def _to_tell_of_reporter_message(db: Session, case: Case) -> list[Account]:
 # --- handlers ------------------------------------------------------------------------------
 
 
-def visible_cases_query(account: Account):
-    """Cases of the account's body that the account holds a key to, newest first."""
-    return (
-        select(Case)
-        .join(
-            CaseKeyWrap,
-            (CaseKeyWrap.case_id == Case.id)
-            & (CaseKeyWrap.account_id == account.id)
-            & (CaseKeyWrap.purpose == KeyPurpose.CASE),
-        )
-        .where(Case.organisation_id == account.organisation_id, Case.body_id == account.body_id)
-        .order_by(Case.received_on.desc(), Case.reference.desc())
-    )
-
-
-def list_cases_for_handler(db: Session, account: Account, limit: int = 50) -> list[Case]:
-    if not account.is_handler:
-        return []
-    return list(db.scalars(visible_cases_query(account).limit(limit)))
-
-
-def count_cases_for_handler(db: Session, account: Account) -> int:
-    if not account.is_handler:
-        return 0
-    return db.scalar(select(func.count()).select_from(visible_cases_query(account).subquery()))
-
-
 def handler_case(db: Session, account: Account, case_id: str) -> Case:
-    """The domain check: an active handler of the case's body holding a wrap, else NotFound."""
-    case = db.get(Case, case_id) if _looks_like_case_id(case_id) else None
+    """The domain check for reading: an active handler of the organisation holding a wrap of
+    the case (the handlers of its body, or one who kept access when transferring it), else
+    NotFound, so nobody learns that a case they may not see exists."""
+    case = db.get(Case, case_id) if looks_like_case_id(case_id) else None
     if (
         case is None
         or not account.active
         or not account.is_handler
         or case.organisation_id != account.organisation_id
-        or case.body_id != account.body_id
         or not keyring.has_wrap(db, case.id, account.id)
     ):
         raise NotFound()
     return case
 
 
-def _looks_like_case_id(case_id: str) -> bool:
+def acting_case(db: Session, account: Account, case_id: str) -> Case:
+    """The domain check for acting on a case: read access, and a member of the case's body."""
+    case = handler_case(db, account, case_id)
+    if case.body_id != account.body_id:
+        raise ReadOnlyAccess()
+    return case
+
+
+def looks_like_case_id(case_id: str) -> bool:
     return len(case_id) == 32 and all(c in "0123456789abcdef" for c in case_id)
 
 
 def _handler_keys(
-    db: Session, account: Account, private_key: bytes, case_id: str
+    db: Session, account: Account, private_key: bytes, case_id: str, *, acting: bool = False
 ) -> tuple[Case, keyring.CaseKeys]:
-    case = handler_case(db, account, case_id)
+    case = (acting_case if acting else handler_case)(db, account, case_id)
     return case, keyring.open_case_keys_for_account(db, case, account, private_key)
 
 
@@ -238,17 +233,51 @@ def reply_to_reporter(
     now: dt.datetime | None = None,
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
-    """A handler's reply (or question), sealed under the case key: readable by the reporter
-    and the handlers; a reporter who left an address is told that there is something to read."""
+    """A handler's reply, or a question asking the reporter for more information: sealed under
+    the case key, readable by the reporter and the handlers."""
     if kind not in (MessageKind.MESSAGE, MessageKind.QUESTION):
         raise InvalidSubmission()
+    return _write(db, account, private_key, case_id, text, kind, now)
+
+
+def add_note(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    text: str,
+    now: dt.datetime | None = None,
+) -> Message:
+    """An internal note of the handlers, sealed under the STAFF key: never shown to the
+    reporter, whose receipt opens only the CASE key."""
+    return _write(db, account, private_key, case_id, text, MessageKind.NOTE, now)
+
+
+_WRITTEN = {
+    MessageKind.MESSAGE: "case.replied",
+    MessageKind.QUESTION: "case.question_asked",
+    MessageKind.NOTE: "case.note_added",
+}
+
+
+def _write(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    text: str,
+    kind: MessageKind,
+    now: dt.datetime | None,
+) -> Message:
+    if not text.strip():
+        raise InvalidSubmission()
     now = now or utcnow()
-    case, keys = _handler_keys(db, account, private_key, case_id)
+    case, keys = _handler_keys(db, account, private_key, case_id, acting=True)
     message = add_message(db, case, keys, Author.STAFF, account, text, (), now, kind)
     record_event(
         db,
         organisation_id=case.organisation_id,
-        action="case.replied",
+        action=_WRITTEN[kind],
         actor=Actor.staff(account),
         case_id=case.id,
         now=now,
@@ -267,7 +296,7 @@ def open_attachment_for_handler(
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its decrypted content as a stream of chunks (read lazily)."""
     case, keys = _handler_keys(db, account, private_key, case_id)
-    attachment = db.get(Attachment, attachment_id) if _looks_like_case_id(attachment_id) else None
+    attachment = db.get(Attachment, attachment_id) if looks_like_case_id(attachment_id) else None
     if attachment is None or attachment.case_id != case.id:
         raise NotFound()
     info = attachment_info(attachment, keys.case)
@@ -286,19 +315,23 @@ def open_attachment_for_handler(
 # --- shared --------------------------------------------------------------------------------
 
 
-def _readers_of(db: Session, case: Case) -> list[Account]:
-    """Active accounts holding the case key: the people to tell that something happened."""
-    return list(
-        db.scalars(
-            select(Account)
-            .join(CaseKeyWrap, CaseKeyWrap.account_id == Account.id)
-            .where(
-                CaseKeyWrap.case_id == case.id,
-                CaseKeyWrap.purpose == KeyPurpose.CASE,
-                Account.active.is_(True),
-            )
+def readers_of(db: Session, case: Case, *, chairs_only: bool = False) -> list[Account]:
+    """Active accounts of the case's body holding its key: the people to tell that something
+    happened (not one who kept read access after transferring it elsewhere)."""
+    query = (
+        select(Account)
+        .join(CaseKeyWrap, CaseKeyWrap.account_id == Account.id)
+        .where(
+            CaseKeyWrap.case_id == case.id,
+            CaseKeyWrap.purpose == KeyPurpose.CASE,
+            Account.active.is_(True),
+            Account.body_id == case.body_id,
         )
+        .order_by(Account.id)
     )
+    if chairs_only:
+        query = query.where(Account.role == Role.CHAIR)
+    return list(db.scalars(query))
 
 
 def add_message(

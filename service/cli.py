@@ -11,13 +11,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from . import twofactor
-from .accounts import create_account, create_organisation
+from .accounts import create_account, create_body, create_organisation
 from .audit import Actor, record_event, verify_chain
 from .clock import utcnow
 from .db import get_database
 from .errors import DomainError, InvalidSubmission
 from .handover import check_recovery_code, recover_access
-from .models import Account, Body, Organisation, Role
+from .models import Account, Body, BodyKind, Organisation, Role
 from .retention import apply_retention, expired_cases
 from .sessions import purge_expired_sessions
 
@@ -127,6 +127,33 @@ def org_create(name: str, slug: str) -> None:
         db.commit()
     click.echo(f"Organisation {slug!r} created.")
     _print_recovery_codes(bodies)
+
+
+@org_cli.command("add-body")
+@click.option("--org", "slug", required=True, help="Organisation slug.")
+@click.option("--code", required=True, help="Short code, prefix of case references, e.g. TTDV.")
+@click.option("--kind", type=click.Choice([k.value for k in BodyKind]), required=True)
+@click.option("--name-vi", required=True, help="Vietnamese name, e.g. Thủ trưởng đơn vị.")
+@click.option("--name-en", required=True, help="English name, e.g. Head of unit.")
+def org_add_body(slug: str, code: str, kind: str, name_vi: str, name_en: str) -> None:
+    """Add a body (e.g. the head of unit); prints its recovery code once."""
+    with get_database().session() as db:
+        organisation = db.scalar(select(Organisation).where(Organisation.slug == slug))
+        if organisation is None:
+            raise click.ClickException(f"No organisation {slug!r}.")
+        try:
+            new = create_body(
+                db,
+                organisation,
+                code=code,
+                kind=BodyKind(kind),
+                name_vi=name_vi,
+                name_en=name_en,
+            )
+        except InvalidSubmission as error:
+            raise click.ClickException(str(error.message)) from None
+    click.echo(f"Body {new.body.code} added to {slug!r}.")
+    _print_recovery_codes([new])
 
 
 @account_cli.command("add")

@@ -36,6 +36,15 @@ class KeyUnavailable(AccessDenied):
     default_message = _l("You do not hold a key to this case.")
 
 
+class ReadOnlyAccess(AccessDenied):
+    """The person may read the case (they kept access when it was transferred) but not act."""
+
+    default_message = _l(
+        "This case has been transferred to another body. You kept the right to read it, "
+        "but only the receiving body can act on it now."
+    )
+
+
 class ReceiptRejected(DomainError):
     """Wrong or malformed receipt: one message for both, never a hint whether a case exists."""
 

@@ -60,23 +60,13 @@ def purposes_for(account: Account) -> tuple[KeyPurpose, ...]:
     return (KeyPurpose.CASE, KeyPurpose.STAFF)
 
 
-def _held(db: Session, case_id: str, account_id: int) -> set[str]:
-    return set(
-        db.scalars(
-            select(CaseKeyWrap.purpose).where(
-                CaseKeyWrap.case_id == case_id, CaseKeyWrap.account_id == account_id
-            )
-        )
-    )
-
-
 def _rewrap(
     db: Session, case: Case, keys: keyring.CaseKeys, grantee: Account
 ) -> tuple[str, tuple[str, ...]]:
     """Wrap the keys the grantee should hold and lacks: ("granted" | "excluded" | "already")."""
     if grantee.id in excluded_ids(case, keys):
         return "excluded", ()
-    held = _held(db, case.id, grantee.id)
+    held = keyring.held_purposes(db, case.id, grantee.id)
     missing = tuple(p for p in purposes_for(grantee) if p not in held and keys.get(p) is not None)
     if not missing:
         return "already", ()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -80,6 +81,9 @@ class FiledCase:
 
     case: Case
     receipt: str
+    # The body the reporter (or the routing table) chose, when everyone there was excluded
+    # and another body received the case instead: the receipt page says so.
+    rerouted_from: Body | None = None
 
 
 def active_bodies(
@@ -196,6 +200,7 @@ class _Prepared:
     readers: list[Account]
     wraps: list[CaseKeyWrap]
     mail: RenderedMail
+    rerouted_from: Body | None = None
 
 
 def submit_case(
@@ -259,7 +264,7 @@ def submit_case(
     case.reporter_public_key = reporter.public_key
     db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
     db.commit()
-    return FiledCase(case, pending.receipt)
+    return FiledCase(case, pending.receipt, prepared.rerouted_from)
 
 
 def _prepare(
@@ -269,7 +274,7 @@ def _prepare(
 
     Nothing is added to the session here, so no query can flush a half-built case.
     """
-    body = choose_body(db, organisation, submission)
+    body, readers, rerouted_from = receiving_body(db, organisation, submission)
     _validate_category(db, organisation, submission)
     _validate_exclusions(db, organisation, submission)
     today = local_today(now)
@@ -308,19 +313,19 @@ def _prepare(
             keys.case, case_id, NOTIFY_EMAIL_FIELD, submission.notify_email
         )
     schedule(db, case)
-    readers = _readers(db, body, submission.excluded_account_ids)
     return _Prepared(
         case=case,
         keys=keys,
         body=body,
         readers=readers,
-        wraps=_staff_wraps(case_id, keys, readers, body),
+        wraps=_staff_wraps(case, keys, readers, body),
         mail=render_mail("new_case", {"organisation": organisation}),
+        rerouted_from=rerouted_from,
     )
 
 
 def _staff_wraps(
-    case_id: str, keys: keyring.CaseKeys, readers: list[Account], body: Body
+    case: Case, keys: keyring.CaseKeys, readers: list[Account], body: Body
 ) -> list[CaseKeyWrap]:
     """Handlers get the case and staff keys; chairs also the identity key (custody)."""
     wraps = []
@@ -328,5 +333,28 @@ def _staff_wraps(
         purposes = (KeyPurpose.CASE, KeyPurpose.STAFF)
         if account.is_chair:
             purposes += (KeyPurpose.IDENTITY,)
-        wraps += keyring.wraps_for_account(case_id, keys, account, purposes)
-    return wraps + keyring.wraps_for_recovery(case_id, keys, body)
+        wraps += keyring.wraps_for_account(case.id, keys, account, purposes, case=case)
+    return wraps + keyring.wraps_for_recovery(case.id, keys, body)
+
+
+def receiving_body(
+    db: Session, organisation: Organisation, submission: Submission
+) -> tuple[Body, list[Account], Body | None]:
+    """The body that receives the case, its readers, and the body chosen first if that changed.
+
+    If the reporter excluded every handler of the chosen body, the next eligible body with a
+    handler left receives the case instead (never the head of unit for a case about them).
+    """
+    body = choose_body(db, organisation, submission)
+    excluded = submission.excluded_account_ids
+    readers = _readers(db, body, excluded)
+    if readers or not excluded or not _readers(db, body, frozenset()):
+        return body, readers, None
+    for other in active_bodies(
+        db, organisation, concerns_head_of_unit=submission.concerns_head_of_unit
+    ):
+        if other.id != body.id and (other_readers := _readers(db, other, excluded)):
+            return other, other_readers, body
+    raise InvalidSubmission(
+        _l("You have excluded everyone who could receive this report. Untick at least one person.")
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -56,6 +56,7 @@ def _wrap(
     recipient: str,
     account_id: int | None = None,
     body_id: int | None = None,
+    case_status=None,
 ) -> CaseKeyWrap:
     return CaseKeyWrap(
         case_id=case_id,
@@ -64,13 +65,23 @@ def _wrap(
         account_id=account_id,
         body_id=body_id,
         wrapped=crypto.wrap_key(public_key, key, wrap_context(case_id, purpose)),
+        case_status=case_status,
     )
 
 
 def wraps_for_account(
-    case_id: str, keys: CaseKeys, account: Account, purposes: tuple[KeyPurpose, ...]
+    case_id: str,
+    keys: CaseKeys,
+    account: Account,
+    purposes: tuple[KeyPurpose, ...],
+    *,
+    case: Case | None = None,
 ) -> list[CaseKeyWrap]:
-    """The case's keys encrypted for a handler or chair: each purpose listed that `keys` holds."""
+    """The case's keys encrypted for a handler or chair: each purpose listed that `keys` holds.
+
+    The CASE wrap of a handler of the case's own body carries the case's status (the board's
+    per-status counts read it): from `case` when given, else from the database as it is saved.
+    """
     return [
         _wrap(
             case_id,
@@ -79,10 +90,24 @@ def wraps_for_account(
             account.public_key,
             recipient=f"account:{account.id}",
             account_id=account.id,
+            case_status=_listed_status(case_id, account, case)
+            if purpose == KeyPurpose.CASE
+            else None,
         )
         for purpose in purposes
         if (key := keys.get(purpose)) is not None
     ]
+
+
+def _listed_status(case_id: str, account: Account, case: Case | None):
+    """The status under which the board lists the case for `account`: only in its own body."""
+    if case is not None:
+        return case.status if case.body_id == account.body_id else None
+    return (
+        select(Case.status)
+        .where(Case.id == case_id, Case.body_id == account.body_id)
+        .scalar_subquery()
+    )
 
 
 def wraps_for_recovery(case_id: str, keys: CaseKeys, body: Body) -> list[CaseKeyWrap]:
@@ -107,10 +132,61 @@ def wrap_for_reporter(case_id: str, keys: CaseKeys, reporter_public: bytes) -> C
 
 
 def wrap_for_account(
-    db: Session, case_id: str, keys: CaseKeys, account: Account, purposes: tuple[KeyPurpose, ...]
+    db: Session,
+    case_id: str,
+    keys: CaseKeys,
+    account: Account,
+    purposes: tuple[KeyPurpose, ...],
+    *,
+    case: Case | None = None,
 ) -> None:
     """Add wraps of the case's keys for `account` to the session (the caller commits)."""
-    db.add_all(wraps_for_account(case_id, keys, account, purposes))
+    db.add_all(wraps_for_account(case_id, keys, account, purposes, case=case))
+
+
+def remove_account_wraps(db: Session, case_id: str, *, keep_account_id: int | None = None) -> None:
+    """Take every handler's keys to the case away (but `keep_account_id`'s), and every
+    recovery key's: what a transfer does before wrapping for the receiving body."""
+    query = delete(CaseKeyWrap).where(
+        CaseKeyWrap.case_id == case_id, CaseKeyWrap.recipient != "reporter"
+    )
+    if keep_account_id is not None:
+        query = query.where(
+            (CaseKeyWrap.account_id.is_(None)) | (CaseKeyWrap.account_id != keep_account_id)
+        )
+    db.execute(query, execution_options={"synchronize_session": False})
+
+
+def remove_wraps_of(db: Session, case_id: str, account_id: int) -> int:
+    """Take one person's keys to the case away; returns how many wraps there were."""
+    result = db.execute(
+        delete(CaseKeyWrap).where(
+            CaseKeyWrap.case_id == case_id, CaseKeyWrap.account_id == account_id
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount or 0
+
+
+def unlist_for(db: Session, case_id: str, account_id: int) -> None:
+    """Keep `account_id`'s wraps but list the case no more among their body's cases."""
+    db.execute(
+        update(CaseKeyWrap)
+        .where(CaseKeyWrap.case_id == case_id, CaseKeyWrap.account_id == account_id)
+        .values(case_status=None),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def held_purposes(db: Session, case_id: str, account_id: int) -> set[str]:
+    """Which of the case's keys `account_id` holds a wrap of."""
+    return set(
+        db.scalars(
+            select(CaseKeyWrap.purpose).where(
+                CaseKeyWrap.case_id == case_id, CaseKeyWrap.account_id == account_id
+            )
+        )
+    )
 
 
 def _unwrap(wraps: dict[str, bytes], case_id: str, purpose: KeyPurpose, private: bytes):

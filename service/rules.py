@@ -177,6 +177,17 @@ def seed_rules(db: Session, organisation: Organisation, bodies: list[Body]) -> N
 # --- routing -------------------------------------------------------------------------------
 
 
+def active_categories(db: Session, organisation: Organisation) -> list[Category]:
+    """The subjects a reporter may pick, in the administrator's order."""
+    return list(
+        db.scalars(
+            select(Category)
+            .where(Category.organisation_id == organisation.id, Category.active.is_(True))
+            .order_by(Category.position, Category.id)
+        )
+    )
+
+
 def eligible_bodies(
     db: Session, organisation: Organisation, *, concerns_head_of_unit: bool
 ) -> list[Body]:
@@ -247,7 +258,8 @@ def count_days(start: dt.date, days: int, unit: str) -> dt.date:
 
 def _clock_start(case: Case, starts_from: str) -> dt.date | None:
     return {
-        ClockStart.RECEIVED: case.received_on,
+        # A transferred case was received by its present body on the day of the transfer.
+        ClockStart.RECEIVED: case.transferred_on or case.received_on,
         ClockStart.ACKNOWLEDGED: case.acknowledged_on,
         ClockStart.ACCEPTED: case.accepted_on,
     }[starts_from]
@@ -259,8 +271,7 @@ def schedule(db: Session, case: Case) -> None:
     Called at intake and after every transition; deadlines already set are kept (an
     extension moved them on purpose). The information track runs on the acknowledge clock only.
     """
-    rules = rules_for(db, case.organisation_id, case.kind)
-    rules.setdefault(DeadlineStage.ACKNOWLEDGE, _LEGAL_ACKNOWLEDGE)
+    rules = _rules_with_acknowledge(db, case)
     formal = case.track == Track.FORMAL
     for stage, attribute in (
         (DeadlineStage.ACKNOWLEDGE, "acknowledge_due"),
@@ -276,6 +287,30 @@ def schedule(db: Session, case: Case) -> None:
         if start is not None:
             setattr(case, attribute, count_days(start, rule.days, rule.unit))
     case.next_due = current_due(case)
+
+
+def _rules_with_acknowledge(db: Session, case: Case) -> dict[str, DeadlineRule]:
+    rules = rules_for(db, case.organisation_id, case.kind)
+    rules.setdefault(DeadlineStage.ACKNOWLEDGE, _LEGAL_ACKNOWLEDGE)
+    return rules
+
+
+def restart_clocks(db: Session, case: Case, transferred_on: dt.date) -> None:
+    """A transferred case starts afresh at the receiving body, as if received on the day of the
+    transfer: it acknowledges the case like a new one, its acknowledge clock (and a complaint's
+    or denunciation's accept clock) counts from that day, and the resolve clock starts again
+    from its own acknowledgement or acceptance, with every extension available again. The
+    sending body's acknowledgement and acceptance no longer count (the audit trail keeps them).
+    """
+    case.transferred_on = transferred_on
+    case.acknowledged_on = None
+    case.accepted_on = None
+    case.accept_due = None
+    case.resolve_due = None
+    case.extensions = 0
+    rule = _rules_with_acknowledge(db, case)[DeadlineStage.ACKNOWLEDGE]
+    case.acknowledge_due = count_days(transferred_on, rule.days, rule.unit)
+    schedule(db, case)
 
 
 # Used if an administrator removed a kind's acknowledge rule: the law still applies.

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import keyring
 from .audit import Actor, record_event
-from .casework import add_message, handler_case
+from .casework import acting_case, add_message
 from .clock import local_today, utcnow
 from .errors import AccessDenied, DomainError, InvalidSubmission
-from .models import Account, Author, Case, CaseStatus, MessageKind, Role
+from .models import Account, Author, Case, CaseKeyWrap, CaseStatus, MessageKind, Role
 from .outbox import enqueue_mail
 from .rules import count_days, extension_rule, schedule
 
@@ -125,12 +125,28 @@ def check_transition(case: Case, action: Action, role: str) -> bool:
     raise TransitionRefused()
 
 
-def _case_for(db: Session, account: Account, case_id: str) -> Case:
-    """The domain access check, then the row locked so two tabs cannot both move it."""
-    case = handler_case(db, account, case_id)
+def set_status(db: Session, case: Case, status: CaseStatus) -> None:
+    """Change the case's status, and the copy of it the board counts from (the CASE wraps of
+    the body's handlers: see CaseKeyWrap.case_status). Every status change goes through here."""
+    case.status = status
+    db.execute(
+        update(CaseKeyWrap)
+        .where(CaseKeyWrap.case_id == case.id, CaseKeyWrap.case_status.is_not(None))
+        .values(case_status=status),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def lock_case(db: Session, case: Case) -> Case:
+    """The row locked (and re-read) so that two tabs cannot both move it."""
     db.execute(select(Case.id).where(Case.id == case.id).with_for_update())
     db.refresh(case)
     return case
+
+
+def _case_for(db: Session, account: Account, case_id: str) -> Case:
+    """The domain access check (a member of the case's body holding its key), then the lock."""
+    return lock_case(db, acting_case(db, account, case_id))
 
 
 def _apply(
@@ -141,7 +157,7 @@ def _apply(
     now: dt.datetime,
     details: dict | None = None,
 ) -> None:
-    case.status = TRANSITIONS[action].target
+    set_status(db, case, TRANSITIONS[action].target)
     schedule(db, case)
     record_event(
         db,
@@ -256,10 +272,15 @@ def reopen_case(
 
 
 def reopen(case: Case) -> None:
-    """What reopening changes, whoever asks for it (the chair, or the reporter in time)."""
+    """What reopening changes, whoever asks for it (the chair, or the reporter in time).
+
+    The reporter may rate the next outcome afresh (the audit trail keeps the earlier rating).
+    """
     case.decided_on = None
     case.decision = None
     case.closed_on = None
+    case.rating = None
+    case.rated_on = None
     case.reopen_count += 1
     if case.accepted_on is None:
         case.accepted_on = case.acknowledged_on or case.received_on

@@ -108,7 +108,9 @@ def backend(database_url: str) -> str:
 def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
     """The environment a test app starts from: nothing inherited from the developer's shell."""
     for name in list(os.environ):
-        if name.startswith(("MAIL_", "HOMTHU_", "ARGON2_", "STAFF_", "REPORTER_")) or name in (
+        if name.startswith(
+            ("MAIL_", "HOMTHU_", "ARGON2_", "STAFF_", "REPORTER_", "REOPEN_", "PUBLICATION_")
+        ) or name in (
             "SECRET_KEY",
             "DATABASE_URL",
             "ORGANISATION",

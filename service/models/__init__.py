@@ -21,6 +21,7 @@ from .cases import (
 )
 from .org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
 from .outbox import MailRun, OutboxMessage, OutboxStatus
+from .publication import Publication, PublicationStatus
 from .rules import (
     Category,
     ClockStart,
@@ -64,6 +65,8 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
+    "Publication",
+    "PublicationStatus",
     "RecoveryCode",
     "ReferenceCounter",
     "ReporterSession",

@@ -1,14 +1,21 @@
-"""The handlers' side: login, the body's case list, reading a case, replying."""
+"""The handlers' side: login, the body's case list, a case and everything done to it.
+
+Every view parses its form, calls one domain function and renders or redirects. A change is a
+POST with a CSRF token; doing it twice (two tabs, the back button) changes nothing and says so;
+doing it from the wrong status or role gets the domain's 409 or 403 page.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from urllib.parse import quote
 
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -16,27 +23,56 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms.fields.choices import SelectChoice
 
 import crypto
 
 from ..accounts import log_in, log_out
 from ..audit import Actor
-from ..casework import (
-    count_cases_for_handler,
-    handler_case_view,
-    list_cases_for_handler,
-    open_attachment_for_handler,
-    reply_to_reporter,
-)
+from ..auditlog import organisation_log
+from ..caselist import CaseFilter, Sort, list_cases
+from ..casework import add_note, open_attachment_for_handler, reply_to_reporter
 from ..clock import local_today
+from ..custody import grant_identity, recuse_case, transfer_case
 from ..db import get_database, get_db
 from ..errors import LoginFailed
-from ..models import Role
+from ..handling import case_page
+from ..models import CaseStatus, MessageKind, Role
+from ..publication import approve_publication, draft_publication, withdraw_publication
 from ..sessions import ENROL, FULL, STAFF_COOKIE
+from ..workflow import (
+    Action,
+    accept_case,
+    acknowledge_case,
+    assign_case,
+    close_case,
+    decline_case,
+    extend_deadline,
+    reopen_case,
+    resolve_case,
+)
 from .access import StaffUser, home_url, public, staff_required, staff_session_policy
 from .common import current_organisation, report_response, safe_next, set_session_cookie
-from .forms import LoginForm, ReplyForm
+from .forms import (
+    STATUS_FILTERS,
+    ApproveForm,
+    AssignForm,
+    CaseFilterForm,
+    DecisionForm,
+    ExtendForm,
+    GrantIdentityForm,
+    LoginForm,
+    NoteForm,
+    PostOnlyForm,
+    PublicationForm,
+    QuestionForm,
+    ReplyForm,
+    TransferForm,
+)
+from .templating import ACTION_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
@@ -99,35 +135,291 @@ def logout(user: StaffUser):
     return response
 
 
+# --- the list --------------------------------------------------------------------------------
+
+
+def filter_form() -> CaseFilterForm:
+    form = CaseFilterForm(request.args)
+    form.status.choices = [SelectChoice("", _("All statuses"))] + [
+        SelectChoice(status.value, STATUS_LABELS[status]) for status in STATUS_FILTERS
+    ]
+    form.kind.choices = [SelectChoice("", _("All kinds"))] + [
+        SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()
+    ]
+    return form
+
+
 @bp.get("/")
 @staff_required(*HANDLERS)
 def cases(user: StaffUser):
-    db = get_db()
-    return render_template(
-        "board/cases.html",
-        cases=list_cases_for_handler(db, user.account),
-        total=count_cases_for_handler(db, user.account),
+    form = filter_form()
+    status = 200 if form.validate() else 400
+    filters = CaseFilter()
+    if status == 200:
+        filters = CaseFilter(
+            status=CaseStatus(form.status.data) if form.status.data else None,
+            kind=form.kind.data or None,
+            overdue=form.overdue.data,
+            mine=form.mine.data,
+            sort=Sort(form.sort.data),
+            page=form.page.data or 1,
+        )
+    listing = list_cases(get_db(), user.account, filters, local_today())
+    return render_template("board/cases.html", listing=listing, form=form), status
+
+
+# --- one case --------------------------------------------------------------------------------
+
+CASE_FORMS = {
+    "decision_form": DecisionForm,
+    "reply_form": ReplyForm,
+    "question_form": QuestionForm,
+    "note_form": NoteForm,
+    "extend_form": ExtendForm,
+    "assign_form": AssignForm,
+    "identity_form": GrantIdentityForm,
+    "transfer_form": TransferForm,
+    "publication_form": PublicationForm,
+}
+
+
+def render_case(user: StaffUser, case_id: str, status: int = 200, **invalid):
+    """The case page; `invalid` holds a form that came back with errors (shown, status 400)."""
+    page = case_page(get_db(), user.account, user.private_key, case_id)
+    forms = {name: invalid.get(name) or form(formdata=None) for name, form in CASE_FORMS.items()}
+    forms["assign_form"].assignee.choices = [
+        SelectChoice(a.id, a.display_name) for a in page.assignable
+    ]
+    forms["identity_form"].account.choices = [
+        SelectChoice(a.id, a.display_name) for a in page.identity_candidates
+    ]
+    forms["transfer_form"].to_body.choices = [
+        SelectChoice(b.id, b.name(str(get_locale()))) for b in page.transfer_targets
+    ]
+    page_html = render_template(
+        "board/case.html",
+        page=page,
+        view=page.view,
+        button_form=PostOnlyForm(),
+        action_labels=ACTION_LABELS,
+        **forms,
     )
+    return page_html, status
 
 
 @bp.get("/cases/<case_id>")
 @staff_required(*HANDLERS)
 def case(user: StaffUser, case_id: str):
-    view = handler_case_view(get_db(), user.account, user.private_key, case_id)
-    return render_template("board/case.html", view=view, reply_form=ReplyForm())
+    return render_case(user, case_id)
+
+
+def done(changed: bool, message: str, case_id: str):
+    """Back to the case, saying what happened (or that it had happened already)."""
+    flash(message if changed else _("This had already been done; nothing changed."))
+    return redirect(url_for("board.case", case_id=case_id))
+
+
+SIMPLE_TRANSITIONS = {
+    Action.ACKNOWLEDGE: acknowledge_case,
+    Action.ACCEPT: accept_case,
+    Action.CLOSE: close_case,
+    Action.REOPEN: reopen_case,
+}
+DECISIONS = {Action.RESOLVE: resolve_case, Action.DECLINE: decline_case}
+DONE = {
+    Action.ACKNOWLEDGE: _l("The case is acknowledged."),
+    Action.ACCEPT: _l("The case is accepted for handling."),
+    Action.DECLINE: _l("The case is not accepted; the reporter sees the reasons."),
+    Action.RESOLVE: _l("The case is resolved; the reporter sees the outcome."),
+    Action.CLOSE: _l("The case is closed."),
+    Action.REOPEN: _l("The case is reopened."),
+}
+
+
+@bp.post("/cases/<case_id>/do/<action>")
+@staff_required(*HANDLERS)
+def transition(user: StaffUser, case_id: str, action: str):
+    """Acknowledge, accept, close or reopen (a button); resolve or decline (with reasons)."""
+    chosen = next((a for a in Action if a.value == action), None)
+    db = get_db()
+    if chosen in SIMPLE_TRANSITIONS:
+        outcome = SIMPLE_TRANSITIONS[chosen](db, user.account, case_id)
+    elif chosen in DECISIONS:
+        form = DecisionForm()
+        if not form.validate():
+            return render_case(user, case_id, 400, decision_form=form)
+        outcome = DECISIONS[chosen](db, user.account, user.private_key, case_id, form.text.data)
+    else:
+        abort(404)
+    return done(outcome.changed, str(DONE[chosen]), case_id)
 
 
 @bp.post("/cases/<case_id>/reply")
 @staff_required(*HANDLERS)
 def reply(user: StaffUser, case_id: str):
     form = ReplyForm()
-    db = get_db()
     if not form.validate():
-        view = handler_case_view(db, user.account, user.private_key, case_id)
-        return render_template("board/case.html", view=view, reply_form=form), 400
-    reply_to_reporter(db, user.account, user.private_key, case_id, form.text.data)
+        return render_case(user, case_id, 400, reply_form=form)
+    reply_to_reporter(get_db(), user.account, user.private_key, case_id, form.text.data)
     flash(_("Your reply was sent. The reporter sees it when they next follow up."))
     return redirect(url_for("board.case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/question")
+@staff_required(*HANDLERS)
+def question(user: StaffUser, case_id: str):
+    form = QuestionForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, question_form=form)
+    reply_to_reporter(
+        get_db(),
+        user.account,
+        user.private_key,
+        case_id,
+        form.text.data,
+        kind=MessageKind.QUESTION,
+    )
+    flash(_("Your question was sent. The reporter sees it, marked, when they next follow up."))
+    return redirect(url_for("board.case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/note")
+@staff_required(*HANDLERS)
+def note(user: StaffUser, case_id: str):
+    form = NoteForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, note_form=form)
+    add_note(get_db(), user.account, user.private_key, case_id, form.text.data)
+    flash(_("The note was added. Only the handlers of the case can read it."))
+    return redirect(url_for("board.case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/assign")
+@staff_required(*HANDLERS)
+def assign(user: StaffUser, case_id: str):
+    form = AssignForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, assign_form=form)
+    case = assign_case(get_db(), user.account, case_id, form.assignee.data)
+    return done(
+        True, _("The case is assigned to %(name)s.", name=case.assignee.display_name), case_id
+    )
+
+
+@bp.post("/cases/<case_id>/extend")
+@staff_required(*HANDLERS)
+def extend(user: StaffUser, case_id: str):
+    form = ExtendForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, extend_form=form)
+    case = extend_deadline(get_db(), user.account, user.private_key, case_id, form.reason.data)
+    return done(
+        True,
+        _("The deadline is now %(date)s.", date=case.resolve_due.strftime("%d/%m/%Y")),
+        case_id,
+    )
+
+
+@bp.post("/cases/<case_id>/transfer")
+@staff_required(*HANDLERS)
+def transfer(user: StaffUser, case_id: str):
+    form = TransferForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, transfer_form=form)
+    outcome = transfer_case(
+        get_db(),
+        user.account,
+        user.private_key,
+        case_id,
+        form.to_body.data,
+        form.keep_access.data,
+        form.reason.data,
+    )
+    flash(
+        _("The case was transferred to %(body)s.", body=outcome.case.body.name(str(get_locale())))
+        if outcome.changed
+        else _("This had already been done; nothing changed.")
+    )
+    if form.keep_access.data:
+        return redirect(url_for("board.case", case_id=case_id))
+    return redirect(url_for("board.cases"))
+
+
+@bp.post("/cases/<case_id>/recuse")
+@staff_required(*HANDLERS)
+def recuse(user: StaffUser, case_id: str):
+    PostOnlyForm().validate()
+    outcome = recuse_case(get_db(), user.account, case_id)
+    flash(
+        _(
+            "You have stepped aside from %(reference)s and can no longer open it.",
+            reference=outcome.case.reference,
+        )
+        if outcome.changed
+        else _("This had already been done; nothing changed.")
+    )
+    return redirect(url_for("board.cases"))
+
+
+@bp.post("/cases/<case_id>/identity")
+@staff_required(*HANDLERS)
+def identity(user: StaffUser, case_id: str):
+    form = GrantIdentityForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, identity_form=form)
+    outcome = grant_identity(get_db(), user.account, user.private_key, case_id, form.account.data)
+    return done(
+        outcome.changed, _("The reporter's identity is now shown to that handler."), case_id
+    )
+
+
+@bp.post("/cases/<case_id>/publication")
+@staff_required(*HANDLERS)
+def publication(user: StaffUser, case_id: str):
+    form = PublicationForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, publication_form=form)
+    draft_publication(get_db(), user.account, user.private_key, case_id, form.text.data)
+    return done(
+        True, _("The draft was saved. The chair approves it before it is published."), case_id
+    )
+
+
+@bp.post("/cases/<case_id>/publication/<int:publication_id>/approve")
+@staff_required(*HANDLERS)
+def approve(user: StaffUser, case_id: str, publication_id: int):
+    form = ApproveForm()
+    if not form.validate() or not form.revision.data.isdigit():
+        abort(400)
+    outcome = approve_publication(
+        get_db(), user.account, user.private_key, case_id, publication_id, int(form.revision.data)
+    )
+    return done(outcome.changed, _("The summary is published on the results page."), case_id)
+
+
+@bp.post("/cases/<case_id>/publication/<int:publication_id>/withdraw")
+@staff_required(*HANDLERS)
+def withdraw(user: StaffUser, case_id: str, publication_id: int):
+    PostOnlyForm().validate()
+    outcome = withdraw_publication(get_db(), user.account, case_id, publication_id)
+    return done(outcome.changed, _("The summary was taken off the results page."), case_id)
+
+
+# --- the organisation's audit log ------------------------------------------------------------
+
+
+AUDIT_ACTION = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+@bp.get("/audit")
+@staff_required(Role.CHAIR)
+def audit(user: StaffUser):
+    action = request.args.get("action") or None
+    page = request.args.get("page", "1")
+    if (action is not None and not AUDIT_ACTION.match(action)) or not page.isdigit():
+        abort(400)
+    log = organisation_log(get_db(), user.account, action=action, page=int(page))
+    return render_template("board/audit.html", log=log, action=action, events=EVENT_LABELS)
 
 
 @bp.get("/cases/<case_id>/files/<attachment_id>")

@@ -7,20 +7,24 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     Form,
+    HiddenField,
+    IntegerField,
     MultipleFileField,
     PasswordField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import NAMED_ONLY_KINDS, CaseKind
+from ..models import NAMED_ONLY_KINDS, CaseKind, CaseStatus
 
 # WTForms' own messages, so extraction puts them in our catalogs (WTForms has no Vietnamese).
 _WTFORMS_MESSAGES = (
@@ -31,6 +35,8 @@ _WTFORMS_MESSAGES = (
     _l("Invalid email address."),
     _l("Field must be between %(min)d and %(max)d characters long."),
     _l("Field cannot be longer than %(max)d character."),  # asked for through ngettext
+    _l("Invalid Choice: could not coerce."),
+    _l("Not a valid integer value."),
 )
 
 
@@ -122,6 +128,24 @@ class ChooseReportForm(QueryForm):
         validators=[InputRequired(_l("Choose whether to give your name."))],
     )
     body = RadioField(_l("Send it to"), validators=[InputRequired(_l("Choose a recipient."))])
+    category = SelectField(_l("Subject (optional)"), default="")
+    concerns_head = BooleanField(_l("This concerns the head of the unit"))
+
+    # Set by the view: the bodies that are the head of the unit (Law on Denunciations Art. 18).
+    head_of_unit_bodies: frozenset[str] = frozenset()
+
+    def validate_body(self, field) -> None:
+        refuse_head_of_unit(self, field)
+
+
+def refuse_head_of_unit(form, field) -> None:
+    if form.concerns_head.data and field.data in form.head_of_unit_bodies:
+        raise ValidationError(
+            _l(
+                "A report that concerns the head of the unit cannot be sent to the head of "
+                "the unit. Choose another recipient."
+            )
+        )
 
 
 class ReportForm(SecureForm):
@@ -130,6 +154,9 @@ class ReportForm(SecureForm):
     kind = RadioField(choices=_kind_choices(), validators=[InputRequired()])
     identity = RadioField(choices=IDENTITY_CHOICES, validators=[InputRequired()])
     body = RadioField(validators=[InputRequired()])
+    category = SelectField(default="")
+    concerns_head = BooleanField()
+    head_of_unit_bodies: frozenset[str] = frozenset()
     title = StringField(
         _l("Title"),
         validators=[
@@ -183,6 +210,9 @@ class ReportForm(SecureForm):
 
     def validate_attachments(self, field) -> None:
         check_file_count(field)
+
+    def validate_body(self, field) -> None:
+        refuse_head_of_unit(self, field)
 
     def validate_notify_email(self, field) -> None:
         address = (field.data or "").strip()
@@ -297,3 +327,124 @@ class ReplyForm(SecureForm):
 
 class PostOnlyForm(SecureForm):
     """A button that changes something: only its CSRF token."""
+
+
+def _text(label, required_message, *, required: bool = True) -> TextAreaField:
+    first = InputRequired(required_message) if required else Optional()
+    return TextAreaField(
+        label,
+        validators=[
+            first,
+            Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
+        ],
+    )
+
+
+# --- handling a case (the board) -------------------------------------------------------------
+
+
+class DecisionForm(SecureForm):
+    """Resolve, or decline (không thụ lý): the reasons go to the reporter."""
+
+    text = _text(_l("Reasons, for the reporter"), _l("Write the reasons for the decision."))
+
+
+class NoteForm(SecureForm):
+    text = _text(_l("Internal note"), _l("Write the note."))
+
+
+class QuestionForm(SecureForm):
+    text = _text(_l("Question to the reporter"), _l("Write the question."))
+
+
+class ExtendForm(SecureForm):
+    reason = _text(_l("Reason for the extension"), _l("Give the reason for the extension."))
+
+
+def _offered(label, required_message) -> SelectField:
+    """A choice among what the page offered; the domain checks it again when it is posted, so
+    the posted form does not need the options (a stale page gets the domain's answer)."""
+    return SelectField(
+        label, coerce=int, validate_choice=False, validators=[InputRequired(required_message)]
+    )
+
+
+class AssignForm(SecureForm):
+    assignee = _offered(_l("Handler"), _l("Choose a handler."))
+
+
+class GrantIdentityForm(SecureForm):
+    account = _offered(_l("Handler"), _l("Choose a handler."))
+
+
+class TransferForm(SecureForm):
+    to_body = _offered(_l("Transfer to"), _l("Choose the receiving body."))
+    reason = _text(_l("Reason for the transfer"), _l("Give the reason for the transfer."))
+    keep_access = BooleanField(_l("Keep the right to read this case myself"))
+
+
+class PublicationForm(SecureForm):
+    text = _text(_l("Public summary"), _l("Write the summary to publish."))
+
+
+class ApproveForm(SecureForm):
+    revision = HiddenField(validators=[InputRequired()])
+
+
+STATUS_FILTERS = (
+    CaseStatus.NEW,
+    CaseStatus.TRANSFERRED,
+    CaseStatus.ACKNOWLEDGED,
+    CaseStatus.IN_PROGRESS,
+    CaseStatus.RESOLVED,
+    CaseStatus.NOT_ACCEPTED,
+    CaseStatus.CLOSED,
+)
+
+
+class CaseFilterForm(QueryForm):
+    """The case list's filters, sort and page, read from the query string."""
+
+    status = SelectField(_l("Status"), default="")
+    kind = SelectField(_l("Kind"), default="")
+    overdue = BooleanField(_l("Overdue only"))
+    mine = BooleanField(_l("Assigned to me"))
+    sort = SelectField(
+        _l("Sort by"),
+        default="deadline",
+        choices=[
+            SelectChoice("deadline", _l("Deadline")),
+            SelectChoice("received", _l("Date received")),
+        ],
+    )
+    page = IntegerField(
+        default=1,
+        validators=[Optional(), NumberRange(min=1, message=_l("There is no such page."))],
+    )
+
+
+# --- the reporter's voice ----------------------------------------------------------------------
+
+RATING_LABELS = {
+    1: _l("1 — very dissatisfied"),
+    2: _l("2 — dissatisfied"),
+    3: _l("3 — neither"),
+    4: _l("4 — satisfied"),
+    5: _l("5 — very satisfied"),
+}
+
+
+class RatingForm(SecureForm):
+    rating = RadioField(
+        _l("How satisfied are you with the outcome?"),
+        choices=[SelectChoice(str(n), label) for n, label in RATING_LABELS.items()],
+        validators=[InputRequired(_l("Choose a rating from 1 to 5."))],
+    )
+
+
+class ReopenForm(SecureForm):
+    text = _text(_l("Why it should be handled again (optional)"), None, required=False)
+
+
+class RetaliationForm(SecureForm):
+    text = _text(_l("What happened (optional)"), None, required=False)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     make_response,
     redirect,
@@ -20,11 +21,13 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 import crypto
 
 from ..casework import add_reporter_message, open_case_with_receipt, reporter_case_view
+from ..clock import local_today
 from ..db import get_db
 from ..errors import ReceiptRejected
 from ..intake import (
@@ -35,13 +38,16 @@ from ..intake import (
     handlers_of,
     submit_case,
 )
-from ..models import CaseKind
+from ..models import BodyKind, CaseKind
+from ..publication import published_results
+from ..rules import active_categories
 from ..sessions import (
     REPORTER_COOKIE,
     ReporterAccess,
     create_reporter_session,
     end_reporter_session,
 )
+from ..voice import ask_to_reopen, flag_retaliation, rate_outcome, voice_for
 from .access import public, reporter_idle, reporter_required
 from .common import LANG_COOKIE, LOCALES, current_organisation, safe_next, set_session_cookie
 from .forms import (
@@ -52,8 +58,11 @@ from .forms import (
     ChooseReportForm,
     MessageForm,
     PostOnlyForm,
+    RatingForm,
     ReceiptForm,
+    ReopenForm,
     ReportForm,
+    RetaliationForm,
     choice_label,
     chosen_files,
 )
@@ -85,11 +94,20 @@ def set_language(code: str):
     return response
 
 
-def _body_choices() -> list[SelectChoice]:
+def _offer_choices(form) -> None:
+    """The recipients and subjects a step of the report form offers (both steps, alike)."""
     locale = str(get_locale())
-    bodies = active_bodies(get_db(), current_organisation())
-    return [SelectChoice(AUTO_BODY, _("Let the system choose"))] + [
+    db, organisation = get_db(), current_organisation()
+    bodies = active_bodies(db, organisation)
+    form.body.choices = [SelectChoice(AUTO_BODY, _("Let the system choose"))] + [
         SelectChoice(str(body.id), body.name(locale)) for body in bodies
+    ]
+    form.head_of_unit_bodies = frozenset(
+        str(body.id) for body in bodies if body.kind == BodyKind.HEAD_OF_UNIT
+    )
+    form.category.choices = [SelectChoice("", _("Not sure, or none of these"))] + [
+        SelectChoice(str(category.id), category.name(locale))
+        for category in active_categories(db, organisation)
     ]
 
 
@@ -97,27 +115,25 @@ def _body_choices() -> list[SelectChoice]:
 @public
 def choose():
     form = ChooseReportForm(request.args or None)
-    form.body.choices = _body_choices()
+    _offer_choices(form)
     if form.body.data is None:
         form.body.data = AUTO_BODY
-    return render_template("public/choose.html", form=form, kind_hints=KIND_HINTS)
+    status = 400 if request.args and not form.validate() else 200
+    return render_template("public/choose.html", form=form, kind_hints=KIND_HINTS), status
 
 
-def _report_form() -> ReportForm:
+def _report_form() -> ReportForm | None:
     form = ReportForm()
-    form.body.choices = _body_choices()
+    _offer_choices(form)
     handlers = handlers_of(get_db(), current_organisation())
     form.exclude.choices = [SelectChoice(account.id, account.display_name) for account in handlers]
     if request.method == "GET":
         step1 = ChooseReportForm(request.args)
-        step1.body.choices = form.body.choices
+        _offer_choices(step1)
         if not step1.validate():
             return None
-        form.kind.data, form.identity.data, form.body.data = (
-            step1.kind.data,
-            step1.identity.data,
-            step1.body.data,
-        )
+        for name in ("kind", "identity", "body", "category", "concerns_head"):
+            getattr(form, name).data = getattr(step1, name).data
     return form
 
 
@@ -135,6 +151,7 @@ def _render_report_form(form: ReportForm, status: int = 200):
         kind_label=KIND_LABELS.get(form.kind.data, ""),
         identity_label=choice_label(IDENTITY_CHOICES, form.identity.data),
         body_label=choice_label(form.body.choices, form.body.data),
+        category_label=choice_label(form.category.choices, form.category.data),
         **_upload_limits(),
     )
     return page, status
@@ -154,6 +171,7 @@ def write():
     return render_template(
         "public/receipt.html",
         case=filed.case,
+        rerouted_from=filed.rerouted_from,
         receipt=crypto.format_receipt(filed.receipt),
         receipt_file_href=_receipt_file_href(filed.receipt, filed.case.reference),
     )
@@ -170,6 +188,8 @@ def _submission(form: ReportForm) -> Submission:
     return Submission(
         kind=CaseKind(form.kind.data),
         body_id=None if form.body.data == AUTO_BODY else int(form.body.data),
+        category_id=int(form.category.data) if form.category.data else None,
+        concerns_head_of_unit=bool(form.concerns_head.data),
         title=form.title.data.strip(),
         text=form.text.data,
         identity=identity,
@@ -213,13 +233,32 @@ def follow_up():
     return response
 
 
-def _render_case(access: ReporterAccess, form: MessageForm, status: int = 200):
+VOICE_FORMS = {
+    "rating_form": RatingForm,
+    "reopen_form": ReopenForm,
+    "retaliation_form": RetaliationForm,
+}
+# What the page says after a POST (a redirect carries only this word, never what was written).
+DONE = {
+    "sent": _l("Your message was sent."),
+    "rated": _l("Thank you: your rating was recorded."),
+    "reopened": _l("Your report has been reopened and will be handled again."),
+    "flagged": _l("The chair has been told, and your report now has high priority."),
+    "again": _l("This had already been done; nothing changed."),
+}
+
+
+def _render_case(access: ReporterAccess, status: int = 200, **invalid):
+    view = reporter_case_view(get_db(), access)
+    forms = {name: invalid.get(name) or form(formdata=None) for name, form in VOICE_FORMS.items()}
     page = render_template(
         "public/case.html",
-        view=reporter_case_view(get_db(), access),
-        form=form,
+        view=view,
+        voice=voice_for(view.case, local_today()),
+        form=invalid.get("form") or MessageForm(formdata=None),
         end_form=PostOnlyForm(),
-        sent=request.args.get("sent") == "1",
+        done=DONE.get(request.args.get("done", "")),
+        **forms,
         **_upload_limits(),
     )
     return page, status
@@ -228,7 +267,41 @@ def _render_case(access: ReporterAccess, form: MessageForm, status: int = 200):
 @bp.get("/follow-up/case")
 @reporter_required
 def case(access: ReporterAccess):
-    return _render_case(access, MessageForm())
+    return _render_case(access)
+
+
+def _back(changed: bool, word: str):
+    return redirect(url_for("public.case", done=word if changed else "again"))
+
+
+@bp.post("/follow-up/case/rate")
+@reporter_required
+def rate(access: ReporterAccess):
+    form = RatingForm()
+    if not form.validate():
+        return _render_case(access, 400, rating_form=form)
+    outcome = rate_outcome(get_db(), access, int(form.rating.data))
+    return _back(outcome.changed, "rated")
+
+
+@bp.post("/follow-up/case/reopen")
+@reporter_required
+def reopen(access: ReporterAccess):
+    form = ReopenForm()
+    if not form.validate():
+        return _render_case(access, 400, reopen_form=form)
+    outcome = ask_to_reopen(get_db(), access, form.text.data or "")
+    return _back(outcome.changed, "reopened")
+
+
+@bp.post("/follow-up/case/retaliation")
+@reporter_required
+def retaliation(access: ReporterAccess):
+    form = RetaliationForm()
+    if not form.validate():
+        return _render_case(access, 400, retaliation_form=form)
+    outcome = flag_retaliation(get_db(), access, form.text.data or "")
+    return _back(outcome.changed, "flagged")
 
 
 @bp.post("/follow-up/case/message")
@@ -237,10 +310,24 @@ def send_message(access: ReporterAccess):
     form = MessageForm()
     db = get_db()
     if not form.validate():
-        return _render_case(access, form, 400)
+        return _render_case(access, 400, form=form)
     uploads = [SpooledUpload(f) for f in chosen_files(form.attachments)]
     add_reporter_message(db, access, form.text.data, uploads)
-    return redirect(url_for("public.case", sent=1))
+    return redirect(url_for("public.case", done="sent"))
+
+
+# --- published results -----------------------------------------------------------------------
+
+
+@bp.get("/results")
+@public
+def results():
+    """Công khai: the approved summaries of handled cases, for every member of the unit."""
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        abort(400)
+    items, has_next = published_results(get_db(), current_organisation().id, int(page))
+    return render_template("public/results.html", items=items, page=int(page), has_next=has_next)
 
 
 @bp.post("/follow-up/end")
