@@ -53,7 +53,9 @@ class StillRequired(DomainError):
     def __init__(self, until: dt.date) -> None:
         super().__init__(
             _l(
-                "The law requires it to stay published until %(date)s.",
+                "The law requires it to stay published for %(days)d days: it can be withdrawn "
+                "from %(date)s.",
+                days=publication_days(),
                 date=until.strftime("%d/%m/%Y"),
             )
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from service.audit import Actor, record_event, verify_chain
 from service.models import AuditEvent, AuditHead
@@ -30,6 +31,19 @@ def chain(db, world):
         )
     db.commit()
     return org
+
+
+@pytest.fixture
+def tamper(db, backend):
+    """Start a transaction as a database superuser who first switched the append-only trigger
+    off (on PostgreSQL, `session_replication_role = replica` skips triggers): the hash chain
+    must catch what such a person does."""
+
+    def begin() -> None:
+        if backend == "postgresql":
+            db.execute(text("SET LOCAL session_replication_role = replica"))
+
+    return begin
 
 
 def seqs(db, org):
@@ -58,35 +72,40 @@ def test_reporter_events_carry_the_day_only(db, chain):
         assert row.occurred_on == dt.date(2026, 11, 27)
 
 
-def test_an_edited_row_is_named(db, chain):
+def test_an_edited_row_is_named(db, chain, tamper):
+    tamper()
     db.execute(update(AuditEvent).where(AuditEvent.seq == 7).values(details='{"n":99}'))
     db.commit()
     report = verify_chain(db, chain)
     assert (report.ok, report.broken_seq, report.problem) == (False, 7, "altered")
 
 
-def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db, chain):
+def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db, chain, tamper):
+    tamper()
     row = db.scalars(select(AuditEvent).where(AuditEvent.seq == 7)).one()
     db.execute(update(AuditEvent).where(AuditEvent.seq == 7).values(hash="f" * 64))
     db.commit()
     assert verify_chain(db, chain).broken_seq == row.seq
 
 
-def test_a_deleted_row_is_named(db, chain):
+def test_a_deleted_row_is_named(db, chain, tamper):
+    tamper()
     db.execute(delete(AuditEvent).where(AuditEvent.seq == 4))
     db.commit()
     report = verify_chain(db, chain)
     assert (report.broken_seq, report.problem) == (4, "missing")
 
 
-def test_deleting_the_last_rows_is_caught_by_the_head(db, chain):
+def test_deleting_the_last_rows_is_caught_by_the_head(db, chain, tamper):
+    tamper()
     db.execute(delete(AuditEvent).where(AuditEvent.seq >= 9))
     db.commit()
     report = verify_chain(db, chain)
     assert (report.broken_seq, report.problem) == (9, "missing at the end")
 
 
-def test_an_inserted_row_is_caught(db, chain):
+def test_an_inserted_row_is_caught(db, chain, tamper):
+    tamper()
     db.execute(update(AuditEvent).where(AuditEvent.seq >= 6).values(seq=AuditEvent.seq + 100))
     db.execute(update(AuditEvent).where(AuditEvent.seq >= 106).values(seq=AuditEvent.seq - 99))
     forged = db.scalars(select(AuditEvent).where(AuditEvent.seq == 5)).one()
@@ -108,7 +127,8 @@ def test_an_inserted_row_is_caught(db, chain):
     assert verify_chain(db, chain).broken_seq == 6
 
 
-def test_swapped_rows_are_caught(db, chain):
+def test_swapped_rows_are_caught(db, chain, tamper):
+    tamper()
     db.execute(update(AuditEvent).where(AuditEvent.seq == 5).values(seq=-5))
     db.execute(update(AuditEvent).where(AuditEvent.seq == 6).values(seq=5))
     db.execute(update(AuditEvent).where(AuditEvent.seq == -5).values(seq=6))
@@ -116,13 +136,37 @@ def test_swapped_rows_are_caught(db, chain):
     assert verify_chain(db, chain).broken_seq == 5
 
 
-def test_the_cli_exits_zero_for_a_whole_chain_and_one_naming_the_break(app, db, chain):
+def test_the_cli_exits_zero_for_a_whole_chain_and_one_naming_the_break(app, db, chain, tamper):
     runner = app.test_cli_runner()
     whole = runner.invoke(args=["audit", "verify"])
     assert whole.exit_code == 0, whole.output
     assert "10 events" in whole.output
+    tamper()
     db.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(action="edited"))
     db.commit()
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
     assert "#3" in broken.output and "altered" in broken.output
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_event SET action = 'edited' WHERE seq = 3",
+        "DELETE FROM audit_event WHERE seq = 3",
+        "TRUNCATE audit_event",
+    ],
+)
+def test_postgresql_refuses_to_change_the_audit_trail_at_all(db, chain, backend, statement):
+    if backend != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL only (DESIGN.md)")
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text(statement))
+    db.rollback()
+    assert verify_chain(db, chain).ok and len(seqs(db, chain)) == 10
+
+
+def test_appending_is_still_allowed_under_the_trigger(db, chain):
+    record_event(db, organisation_id=chain, action="test.more", actor=Actor.system())
+    db.commit()
+    assert verify_chain(db, chain).events == 11

@@ -21,7 +21,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import NAMED_ONLY_KINDS, CaseKind, CaseStatus
@@ -329,10 +336,16 @@ class PostOnlyForm(SecureForm):
     """A button that changes something: only its CSRF token."""
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 def _text(label, required_message, *, required: bool = True) -> TextAreaField:
-    first = InputRequired(required_message) if required else Optional()
+    """A text a handler or reporter writes; blank (spaces only) counts as nothing written."""
+    first = DataRequired(required_message) if required else Optional()
     return TextAreaField(
         label,
+        filters=[_strip],
         validators=[
             first,
             Length(max=TEXT_MAX, message=_l("The text can be at most %(max)d characters.")),
