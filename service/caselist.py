@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from .models import Account, Case, CaseKeyWrap, CaseStatus, KeyPurpose, Track
-from .rules import is_due_soon, is_overdue
+from .rules import due_flags
 
 PER_PAGE = 50
 
@@ -58,7 +59,7 @@ class CaseRow:
     next_due: dt.date | None
     assignee_name: str | None
     overdue: bool = False
-    due_soon: bool = False
+    due_soon: bool = False  # within three days, not yet overdue
 
     @property
     def is_information_track(self) -> bool:
@@ -92,28 +93,74 @@ _COLUMNS = (
 )
 
 
-def _rows(db: Session, query, today: dt.date) -> list[CaseRow]:
-    rows = []
-    for values in db.execute(query):
-        row = CaseRow(*values)
-        overdue = is_overdue(row, today)
-        rows.append(replace(row, overdue=overdue, due_soon=not overdue and is_due_soon(row, today)))
-    return rows
+def _rows(db: Session, query, params: dict, today: dt.date) -> list[CaseRow]:
+    # Core execution on the session's connection: plain tuples, no ORM bookkeeping per row.
+    result = db.connection().execute(query, params)
+    return [CaseRow(*values, *due_flags(values[7], today)) for values in result]
+
+
+# The statements are built once per shape and reused with new parameters: building and keying
+# one costs about as much as running it on the first page.
+_ACCOUNT = bindparam("account_id")
+_COUNTS = (
+    select(CaseKeyWrap.case_status, func.count())
+    .where(
+        CaseKeyWrap.account_id == _ACCOUNT,
+        CaseKeyWrap.purpose == KeyPurpose.CASE,
+        CaseKeyWrap.case_status.is_not(None),
+    )
+    .group_by(CaseKeyWrap.case_status)
+)
+# Kept after a transfer: first the ids, from the wraps alone (an index range that is nearly
+# always empty), then those cases. As one join, PostgreSQL's planner, which sees that most wraps
+# have no case_status (recovery, reporter, STAFF...), expects thousands of rows and hashes
+# the whole cases table (50 ms for 100 000 cases) to find none.
+_KEPT_IDS = select(CaseKeyWrap.case_id).where(
+    CaseKeyWrap.account_id == _ACCOUNT,
+    CaseKeyWrap.purpose == KeyPurpose.CASE,
+    CaseKeyWrap.case_status.is_(None),
+)
+_KEPT = (
+    select(*_COLUMNS)
+    .outerjoin(Account, Account.id == Case.assignee_id)
+    .where(Case.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Case.received_on.desc(), Case.reference.desc())
+)
+
+
+@functools.cache
+def _page_query(status: bool, kind: bool, overdue: bool, mine: bool, sort: Sort):
+    """The rows of one page, for one combination of filters (parameters bound at run time)."""
+    holds_key = exists().where(
+        CaseKeyWrap.case_id == Case.id,
+        CaseKeyWrap.account_id == _ACCOUNT,
+        CaseKeyWrap.purpose == KeyPurpose.CASE,
+    )
+    query = (
+        select(*_COLUMNS)
+        .outerjoin(Account, Account.id == Case.assignee_id)
+        .where(Case.body_id == bindparam("body_id"), holds_key)
+    )
+    if status:
+        query = query.where(Case.status == bindparam("status"))
+    if kind:
+        query = query.where(Case.kind == bindparam("kind"))
+    if overdue:
+        query = query.where(Case.next_due < bindparam("today"))
+    if mine:
+        query = query.where(Case.assignee_id == _ACCOUNT)
+    if sort == Sort.RECEIVED:
+        query = query.order_by(Case.received_on.desc(), Case.reference.desc())
+    else:
+        query = query.order_by(
+            Case.next_due.asc().nulls_last(), Case.received_on.asc(), Case.reference.asc()
+        )
+    return query.offset(bindparam("skip")).limit(bindparam("take"))
 
 
 def status_counts(db: Session, account: Account) -> dict[str, int]:
     """How many cases the account can see in each status (one index range of its wraps)."""
-    return dict(
-        db.execute(
-            select(CaseKeyWrap.case_status, func.count())
-            .where(
-                CaseKeyWrap.account_id == account.id,
-                CaseKeyWrap.purpose == KeyPurpose.CASE,
-                CaseKeyWrap.case_status.is_not(None),
-            )
-            .group_by(CaseKeyWrap.case_status)
-        ).all()
-    )
+    return dict(db.connection().execute(_COUNTS, {"account_id": account.id}).all())
 
 
 def list_cases(db: Session, account: Account, filters: CaseFilter, today: dt.date) -> CaseList:
@@ -121,32 +168,19 @@ def list_cases(db: Session, account: Account, filters: CaseFilter, today: dt.dat
     if not account.is_handler or account.body_id is None:
         return CaseList([], {})
     page = max(filters.page, 1)
-    holds_key = exists().where(
-        CaseKeyWrap.case_id == Case.id,
-        CaseKeyWrap.account_id == account.id,
-        CaseKeyWrap.purpose == KeyPurpose.CASE,
+    query = _page_query(
+        bool(filters.status), bool(filters.kind), filters.overdue, filters.mine, filters.sort
     )
-    query = (
-        select(*_COLUMNS)
-        .outerjoin(Account, Account.id == Case.assignee_id)
-        .where(Case.body_id == account.body_id, holds_key)
-    )
-    if filters.status:
-        query = query.where(Case.status == filters.status)
-    if filters.kind:
-        query = query.where(Case.kind == filters.kind)
-    if filters.overdue:
-        query = query.where(Case.next_due < today)
-    if filters.mine:
-        query = query.where(Case.assignee_id == account.id)
-    if filters.sort == Sort.RECEIVED:
-        query = query.order_by(Case.received_on.desc(), Case.reference.desc())
-    else:
-        query = query.order_by(
-            Case.next_due.asc().nulls_last(), Case.received_on.asc(), Case.reference.asc()
-        )
-    query = query.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    rows = _rows(db, query, today)
+    params = {
+        "account_id": account.id,
+        "body_id": account.body_id,
+        "status": filters.status,
+        "kind": filters.kind,
+        "today": today,
+        "skip": (page - 1) * PER_PAGE,
+        "take": PER_PAGE + 1,
+    }
+    rows = _rows(db, query, params, today)
     counts = status_counts(db, account)
     pages = None
     if not filters.narrows_beyond_status:
@@ -158,15 +192,5 @@ def list_cases(db: Session, account: Account, filters: CaseFilter, today: dt.dat
 
 def _kept(db: Session, account: Account, today: dt.date) -> list[CaseRow]:
     """Cases the account transferred to another body and kept read access to."""
-    query = (
-        select(*_COLUMNS)
-        .join(CaseKeyWrap, CaseKeyWrap.case_id == Case.id)
-        .outerjoin(Account, Account.id == Case.assignee_id)
-        .where(
-            CaseKeyWrap.account_id == account.id,
-            CaseKeyWrap.purpose == KeyPurpose.CASE,
-            CaseKeyWrap.case_status.is_(None),
-        )
-        .order_by(Case.received_on.desc(), Case.reference.desc())
-    )
-    return _rows(db, query, today)
+    ids = list(db.connection().execute(_KEPT_IDS, {"account_id": account.id}).scalars())
+    return _rows(db, _KEPT, {"ids": ids}, today) if ids else []

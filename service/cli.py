@@ -201,7 +201,8 @@ def account_add(
 def audit_verify() -> None:
     """Walk every organisation's hash chain; exit 1 naming the first broken row."""
     broken = False
-    with get_database().session() as db:
+    # A read-only session: on SQLite it takes no write lock while it walks the chain.
+    with get_database().read_sessionmaker() as db:
         for organisation in db.scalars(select(Organisation).order_by(Organisation.id)):
             report = verify_chain(db, organisation.id)
             if report.ok:

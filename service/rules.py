@@ -336,14 +336,19 @@ def current_due(case: Case) -> dt.date | None:
 DUE_SOON_DAYS = 3
 
 
+def due_flags(next_due: dt.date | None, today: dt.date) -> tuple[bool, bool]:
+    """(overdue, due within DUE_SOON_DAYS days) for a case waiting on `next_due`."""
+    if next_due is None:
+        return False, False
+    return next_due < today, today <= next_due <= today + dt.timedelta(days=DUE_SOON_DAYS)
+
+
 def is_overdue(case: Case, today: dt.date) -> bool:
-    return case.next_due is not None and case.next_due < today
+    return due_flags(case.next_due, today)[0]
 
 
 def is_due_soon(case: Case, today: dt.date) -> bool:
-    return case.next_due is not None and today <= case.next_due <= today + dt.timedelta(
-        days=DUE_SOON_DAYS
-    )
+    return due_flags(case.next_due, today)[1]
 
 
 def extension_rule(db: Session, case: Case) -> DeadlineRule | None:

@@ -170,3 +170,93 @@ def test_appending_is_still_allowed_under_the_trigger(db, chain):
     record_event(db, organisation_id=chain, action="test.more", actor=Actor.system())
     db.commit()
     assert verify_chain(db, chain).events == 11
+
+
+ODD_DETAILS = [
+    {"note": 'dấu "ngoặc" \\ gạch chéo, tab\t, dòng\nmới, \u2028 và emoji 🙂'},
+    {},
+    {"n": 1, "list": [1, "a"], "none": None},
+]
+
+
+def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
+    """verify_chain formats each row itself (for speed): byte for byte the canonical JSON."""
+    from service.audit import _row_document, _stored_rows, fast_document
+
+    org = world.organisation.id
+    for i, details in enumerate(ODD_DETAILS):
+        record_event(
+            db,
+            organisation_id=org,
+            action="test.odd",
+            actor=Actor.reporter() if i % 2 else Actor.staff(world["cd_chair"].account),
+            case_id=None if i else "ab" * 16,
+            details=details,
+            now=T0,
+        )
+    # A time with microseconds, as another writer (or an older version) might have stored it.
+    seq = db.get(AuditHead, org).seq + 1
+    head = db.get(AuditHead, org)
+    fields = dict(
+        organisation_id=org,
+        seq=seq,
+        occurred_on=T0.date(),
+        occurred_at=T0.replace(microsecond=120_000),
+        actor_role="system",
+        actor_id=None,
+        case_id=None,
+        action="test.micro",
+        details="{}",
+    )
+    from service.audit import chain_hash
+
+    event = AuditEvent(**fields, hash=chain_hash(head.hash, _row_document(**fields)))
+    head.seq, head.hash = seq, event.hash
+    db.add(event)
+    db.commit()
+
+    stored = {row[0]: row for row in _stored_rows(db.connection(), org)}
+    for event in db.scalars(select(AuditEvent).where(AuditEvent.organisation_id == org)):
+        expected = _row_document(
+            organisation_id=org,
+            seq=event.seq,
+            occurred_on=event.occurred_on,
+            occurred_at=event.occurred_at,
+            actor_role=event.actor_role,
+            actor_id=event.actor_id,
+            case_id=event.case_id,
+            action=event.action,
+            details=event.details,
+        )
+        assert fast_document(org, stored[event.seq]) == expected, event.action
+    assert verify_chain(db, org).ok
+
+
+def test_a_time_moved_by_a_microsecond_is_caught(db, chain, tamper):
+    tamper()
+    row = db.scalars(select(AuditEvent).where(AuditEvent.seq == 6)).one()
+    db.execute(
+        update(AuditEvent)
+        .where(AuditEvent.seq == 6)
+        .values(occurred_at=row.occurred_at + dt.timedelta(microseconds=1))
+    )
+    db.commit()
+    report = verify_chain(db, chain)
+    assert (report.broken_seq, report.problem) == (6, "altered")
+
+
+def test_a_long_chain_is_checked_in_stretches_with_the_same_verdict(db, chain, tamper, monkeypatch):
+    """Past PARALLEL_FROM events the chain is checked by several processes at once: the
+    verdict, and the row it names, are those of the single walk."""
+    import service.audit as audit
+
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
+    whole = verify_chain(db, chain, workers=3)
+    assert whole.ok and whole == verify_chain(db, chain, workers=1)
+    db.commit()
+    tamper()
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 8).values(action="edited"))
+    db.commit()
+    parallel = verify_chain(db, chain, workers=3)
+    assert (parallel.broken_seq, parallel.problem) == (8, "altered")
+    assert parallel == verify_chain(db, chain, workers=1)

@@ -13,7 +13,7 @@ from service.casework import handler_case_view, open_case_with_receipt
 from service.custody import recuse_case, transfer_case
 from service.errors import AccessDenied
 from service.intake import Submission, submit_case
-from service.models import Case, CaseKeyWrap, CaseKind, CaseStatus, KeyPurpose
+from service.models import Account, Case, CaseKeyWrap, CaseKind, CaseStatus, KeyPurpose
 from service.voice import flag_retaliation
 from service.workflow import (
     accept_case,
@@ -69,13 +69,12 @@ def test_counts_follow_every_status_change_and_key_change(db, world):
     assert status_counts(db, world["ttnd_handler"].account) == {"transferred": 1}
     # The invariant behind the counts: listed wraps carry their case's status.
     for wrap, status, body_id, account_body in db.execute(
-        select(CaseKeyWrap, Case.status, Case.body_id, CaseKeyWrap.account_id)
+        select(CaseKeyWrap, Case.status, Case.body_id, Account.body_id)
         .join(Case, Case.id == CaseKeyWrap.case_id)
-        .where(CaseKeyWrap.purpose == KeyPurpose.CASE, CaseKeyWrap.account_id.is_not(None))
+        .join(Account, Account.id == CaseKeyWrap.account_id)
+        .where(CaseKeyWrap.purpose == KeyPurpose.CASE)
     ):
-        from service.models import Account
-
-        in_body = db.get(Account, wrap.account_id).body_id == body_id
+        in_body = account_body == body_id
         assert wrap.case_status == (status if in_body else None), (wrap.recipient, status)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from service.accounts import create_body
 from service.db import get_database
-from service.models import BodyKind, Case, Category, CaseStatus
+from service.models import BodyKind, Case, CaseStatus, Category
 from service.workflow import set_status
 from tests.conftest import csrf_from
 from tests.flows import file_report, follow_up
@@ -51,7 +51,7 @@ def test_step_one_offers_the_categories_and_the_head_of_unit_checkbox(app, clien
 def test_the_category_and_the_head_of_unit_flag_reach_the_case(app, client, world):
     with app.app_context(), get_database(app).session() as db:
         category = db.query(Category).filter_by(code="finance-assets").one().id
-    response, receipt = file_report(client, category=str(category), concerns_head="y")
+    _, receipt = file_report(client, category=str(category), concerns_head="y")
     assert receipt
     case = only_case(app)
     assert (case.category_id, case.concerns_head_of_unit) == (category, True)

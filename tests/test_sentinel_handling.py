@@ -127,7 +127,7 @@ def run_handling(app: Flask, world, words: dict[str, str], approved: str) -> Non
 
     # A second case, not accepted, for the reason given to the reporter.
     _file(app, world, f"Đơn thứ hai {words['title']}", words["text"])
-    second = [i for i in CASE_LINK.findall(_page(cd_chair, "/board/")) if i != case_id][0]
+    second = next(i for i in CASE_LINK.findall(_page(cd_chair, "/board/")) if i != case_id)
     _post(cd_chair, f"/board/cases/{second}/do/decline", text=words["decline reason"])
     _page(cd_chair, "/board/audit")
 

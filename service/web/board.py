@@ -140,11 +140,12 @@ def logout(user: StaffUser):
 
 def filter_form() -> CaseFilterForm:
     form = CaseFilterForm(request.args)
+    # Translated here once: the options are shown twice (the filter, the counts per status).
     form.status.choices = [SelectChoice("", _("All statuses"))] + [
-        SelectChoice(status.value, STATUS_LABELS[status]) for status in STATUS_FILTERS
+        SelectChoice(status.value, str(STATUS_LABELS[status])) for status in STATUS_FILTERS
     ]
     form.kind.choices = [SelectChoice("", _("All kinds"))] + [
-        SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()
+        SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()
     ]
     return form
 

@@ -90,6 +90,11 @@ ROLE_LABELS = {
 }
 
 
+def _names(labels: dict) -> dict[str, str]:
+    """Labels translated once, for a template that shows them in every row of a table."""
+    return {key: str(label) for key, label in labels.items()}
+
+
 def action_label(action: Action, case) -> str:
     if case.is_information_track and action in INFORMATION_ACTION_LABELS:
         return INFORMATION_ACTION_LABELS[action]
@@ -106,6 +111,8 @@ def register_template_helpers(app: Flask) -> None:
             "is_demo": bool(organisation and organisation.is_demo),
             "organisation_name": organisation.name if organisation else None,
             "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+            "kind_names": lambda: _names(KIND_LABELS),
+            "status_names": lambda: _names(STATUS_LABELS),
             "status_label": lambda status: STATUS_LABELS.get(status, status),
             "track_label": lambda track: TRACK_LABELS.get(track, track),
             "action_label": action_label,
