@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 from typing import NoReturn
@@ -107,7 +108,7 @@ def add_body(
     return NewBody(body, crypto.encode_recovery_code(private))
 
 
-BODY_CODE_MAX = 16
+BODY_CODE = re.compile(r"[A-Z][A-Z0-9]{0,15}")  # the prefix of its case references
 
 
 def create_body(
@@ -118,30 +119,21 @@ def create_body(
     kind: BodyKind,
     name_vi: str,
     name_en: str,
+    actor: Actor | None = None,
+    action: str = "body.created",
     now: dt.datetime | None = None,
 ) -> NewBody:
-    """Add a body to a unit (e.g. the head of unit, Thủ trưởng đơn vị, which the law lets a
-    reporter address): its own recovery key, shown once; placed after the existing bodies.
-
-    Routing never sends it a case that concerns the head of unit (rules.eligible_bodies).
-    """
+    """Add a body to a unit — e.g. the head of unit (Thủ trưởng đơn vị), to whom the law lets a
+    reporter take a matter — with a recovery key of its own whose code is returned once and
+    stored nowhere; placed after the existing bodies. Audited as `action` by `actor` (the
+    command line: the system). Routing never gives it a case about the head of unit
+    (rules.eligible_bodies), and no transfer does either (custody.transfer_case)."""
     code = code.strip().upper()
-    if not code or len(code) > BODY_CODE_MAX or not code.isalnum():
-        raise InvalidSubmission("A body's code is 1 to 16 letters or digits, e.g. TTDV.")
-    if not name_vi.strip() or not name_en.strip():
-        raise InvalidSubmission("A body needs a Vietnamese and an English name.")
-    taken = db.scalar(
-        select(func.count())
-        .select_from(Body)
-        .where(Body.organisation_id == organisation.id, Body.code == code)
-    )
-    if taken:
-        raise InvalidSubmission("A body with this code exists already.")
-    position = db.scalar(
-        select(func.coalesce(func.max(Body.position), -1) + 1).where(
-            Body.organisation_id == organisation.id
-        )
-    )
+    if not BODY_CODE.fullmatch(code) or not name_vi.strip() or not name_en.strip():
+        raise InvalidSubmission()
+    existing = db.scalars(select(Body).where(Body.organisation_id == organisation.id)).all()
+    if code in {body.code for body in existing}:
+        raise InvalidSubmission(_l("A body with this code exists already."))
     new = add_body(
         db,
         organisation,
@@ -149,14 +141,14 @@ def create_body(
         kind=kind,
         name_vi=name_vi.strip(),
         name_en=name_en.strip(),
-        position=position,
+        position=max((body.position for body in existing), default=-1) + 1,
     )
     record_event(
         db,
         organisation_id=organisation.id,
-        action="body.created",
-        actor=Actor.system(),
-        details={"body": new.body.id, "code": code, "kind": str(kind)},
+        action=action,
+        actor=actor or Actor.system(),
+        details={"body": code, "kind": str(kind)},
         now=now,
     )
     db.commit()

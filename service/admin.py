@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts import NewBody, add_body, normalise_email
+from .accounts import NewBody, create_body, normalise_email
 from .audit import Actor, record_event
 from .clock import utcnow
 from .errors import InvalidSubmission, NotFound
@@ -33,7 +33,6 @@ from .models import (
 )
 
 RECIPIENT_KINDS = ("management", "administration")
-_CODE = re.compile(r"[A-Z][A-Z0-9]{0,15}")
 _CATEGORY_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MAX_DAYS = 365
 MAX_EXTENSIONS = 5
@@ -112,24 +111,17 @@ def add_head_of_unit(
 ) -> NewBody:
     """A head-of-unit body with its own recovery key; the code is returned once, stored nowhere."""
     _require_admin(admin)
-    code = code.strip().upper()
-    _checked_names(code, _CODE, name_vi, name_en)
-    existing = {body.code for body in bodies(db, admin)}
-    if code in existing:
-        raise InvalidSubmission(_l("A body with this code exists already."))
-    organisation = db.get(Organisation, admin.organisation_id)
-    new = add_body(
+    return create_body(
         db,
-        organisation,
+        db.get(Organisation, admin.organisation_id),
         code=code,
         kind=BodyKind.HEAD_OF_UNIT,
-        name_vi=name_vi.strip(),
-        name_en=name_en.strip(),
-        position=len(existing),
+        name_vi=name_vi,
+        name_en=name_en,
+        actor=Actor.staff(admin),
+        action="admin.body_added",
+        now=now,
     )
-    _audit(db, admin, "admin.body_added", {"body": code, "kind": str(BodyKind.HEAD_OF_UNIT)}, now)
-    db.commit()
-    return new
 
 
 def set_body_active(

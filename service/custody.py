@@ -30,6 +30,7 @@ from .audit import Actor, record_event
 from .casework import acting_case, add_message, handler_case, looks_like_case_id
 from .clock import local_today, utcnow
 from .errors import AccessDenied, DomainError, InvalidSubmission, KeyUnavailable, NotFound
+from .handover import HANDLER_ROLES, excluded_ids, purposes_for
 from .models import (
     Account,
     AuditEvent,
@@ -43,10 +44,10 @@ from .models import (
     MessageKind,
     Role,
 )
-from .handover import HANDLER_ROLES, excluded_ids, purposes_for
 from .outbox import enqueue_mail
 from .rules import restart_clocks
 from .workflow import Action, Outcome, RoleNotPermitted, check_transition, lock_case, set_status
+
 
 class HeadOfUnitRefused(DomainError):
     status_code = 409

@@ -36,7 +36,9 @@ from service.models import (
     Role,
 )
 from service.outbox import delivery_bodies
+from service.publication import draft_publication
 from service.web.access import ACCESS_ATTRIBUTE
+from service.workflow import accept_case, acknowledge_case, resolve_case
 from tests.casefactory import file_case
 from tests.flows import follow_up
 
@@ -117,11 +119,18 @@ def setting(app, world) -> Setting:
         invitation_ids = db.scalars(
             select(Invitation.id).where(Invitation.email == "rut@homthu.test")
         ).all()
-        ids = (head.body.id, recipient.id, category.id, route.id, deadline.id)
+        # The own case, resolved, with a draft public summary (for the publication routes).
+        handler = db.get(Account, world["cd_handler"].account.id)
+        key = world["cd_handler"].private_key()
+        acknowledge_case(db, handler, own)
+        accept_case(db, handler, own)
+        resolve_case(db, handler, key, own, "Đã giải quyết")
+        publication = draft_publication(db, handler, key, own, "Tóm tắt")
+        ids = (head.body.id, recipient.id, category.id, route.id, deadline.id, publication.id)
     colleague = add_staff(app, world, "cd_new", Role.HANDLER, world.cd)
     leaving = add_staff(app, world, "cd_leaving", Role.HANDLER, world.cd)
     forgetful = add_staff(app, world, "cd_forgetful", Role.HANDLER, world.cd)
-    body_id, recipient_id, category_id, route_id, deadline_id = ids
+    body_id, recipient_id, category_id, route_id, deadline_id, publication_id = ids
     cases = {("handler", "own body"): own, ("chair", "own body"): own}
     for role in ("handler", "chair"):
         cases[(role, "other body")] = other
@@ -142,6 +151,8 @@ def setting(app, world) -> Setting:
         ("admin.set_retention", "status"): "resolved",
         ("*", "period"): "2026-H1",
         ("*", "fmt"): "csv",
+        ("board.transition", "action"): "acknowledge",
+        ("*", "publication_id"): str(publication_id),
     }
     return Setting(cases, attachments, values)
 

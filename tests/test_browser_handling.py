@@ -69,13 +69,14 @@ class Reporter:
 
 
 class Staff:
-    def __init__(self, browser: Any, server: LiveServer, staff) -> None:
+    def __init__(self, app: Flask, browser: Any, server: LiveServer, staff) -> None:
         self.server = server
         self.context = _context(browser, javascript=True)
         self.page = self.context.new_page()
         self.page.goto(server.url("/board/login"))
         self.page.fill('input[name="email"]', staff.email)
         self.page.fill('input[name="password"]', staff.password)
+        self.page.fill('input[name="code"]', staff.login_code(app))
         self.page.locator('main form button[type="submit"]').click()
         self.page.wait_for_url(server.url("/board/"))
 
@@ -102,7 +103,7 @@ def test_a_case_handled_to_publication_while_the_reporter_watches(app: Flask, wo
             _receipt, reference = reporter.file(world, f"Máy lạnh hỏng {tag}", "Chảy nước.")
             reporter.sees(CaseStatus.NEW)
 
-            chair = Staff(browser, server, world["cd_chair"])
+            chair = Staff(app, browser, server, world["cd_chair"])
             chair.open(reference)
             chair.page.select_option("#assignee", str(world["cd_handler"].account.id))
             chair.press("/assign")
@@ -110,7 +111,7 @@ def test_a_case_handled_to_publication_while_the_reporter_watches(app: Flask, wo
                 world["cd_handler"].account.display_name
             )
 
-            handler = Staff(browser, server, world["cd_handler"])
+            handler = Staff(app, browser, server, world["cd_handler"])
             handler.open(reference)
             handler.press("/do/acknowledge")
             reporter.sees(CaseStatus.ACKNOWLEDGED)

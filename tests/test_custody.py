@@ -303,7 +303,8 @@ def test_adding_a_body_prints_its_recovery_code_once_and_is_audited(app, db, wor
             "--name-vi", "x", "--name-en", "x",
         ]
     )  # fmt: skip
-    assert again.exit_code != 0 and "exists" in again.output
+    assert again.exit_code != 0 and "recovery" not in again.output.lower()
+    assert len(db.scalars(select(Body).where(Body.code == "TTDV")).all()) == 1
 
 
 # --- exclusions and recusal ------------------------------------------------------------------

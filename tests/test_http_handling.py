@@ -11,18 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-import crypto
-from service.accounts import create_account
-from service.db import get_database
 from service.intake import Identity, Submission, submit_case
 from service.models import Case, CaseKind, CaseStatus, Role
 from service.workflow import set_status
-from tests.conftest import Staff, csrf_from, get_csrf
+from tests.conftest import Staff, add_staff, csrf_from, domain_session, get_csrf
 from tests.flows import file_report, follow_up
 
 S = CaseStatus
@@ -46,17 +41,9 @@ def text_of(response) -> str:
     return response.get_data(as_text=True)
 
 
-@contextmanager
-def database(app) -> Iterator:
-    """A session of its own, outside the requests' application contexts (a `db` fixture held
-    open across requests would share `g`, and with it Flask-Login's user, between them)."""
-    with app.app_context(), get_database(app).session() as session:
-        yield session
-
-
 def case_in(app, world, status: CaseStatus, **fields) -> Case:
     """A Trade Union case put straight into `status` (dates as that status implies)."""
-    with database(app) as db:
+    with domain_session(app) as db:
         submission = Submission(kind=CaseKind.PROBLEM, title="t", text="x", **fields)
         case = submit_case(db, world.organisation, submission, now=NOW).case
         today = NOW.date()
@@ -74,24 +61,13 @@ def case_in(app, world, status: CaseStatus, **fields) -> Case:
 
 
 def status_of(app, case_id: str) -> str:
-    with database(app) as db:
+    with domain_session(app) as db:
         return db.get(Case, case_id).status
 
 
 @pytest.fixture
 def admin(app, world) -> Staff:
-    with database(app) as db:
-        account = create_account(
-            db,
-            world.organisation,
-            email="admin@homthu.test",
-            display_name="Quản trị",
-            role=Role.ADMIN,
-            password="admin-password-1",
-            profile=crypto.FAST,
-        )
-        db.commit()
-    return Staff(account, "admin-password-1")
+    return add_staff(app, world, "admin", Role.ADMIN, None)
 
 
 @pytest.fixture
@@ -167,7 +143,7 @@ def test_the_case_page_offers_what_the_role_may_do_and_shows_the_law(app, world,
 
 
 def test_the_information_track_says_verify_and_record_and_file(app, world, staff_client):
-    with database(app) as db:  # an anonymous complaint: to the Inspection Board, as information
+    with domain_session(app) as db:  # anonymous complaint: Inspection Board, as information
         submission = Submission(kind=CaseKind.COMPLAINT, title="t", text="x")
         case = submit_case(db, world.organisation, submission, now=NOW).case
     client = staff_client(world["ttnd_chair"])
@@ -255,7 +231,9 @@ def test_transfer_recusal_and_identity_grant_over_http(app, world, staff_client)
     assert second_tab.status_code == 302
     assert ALREADY in text_of(handler.get(second_tab.headers["Location"]))
 
-    assert _post(ttnd, f"{url}/recuse").status_code == 302
+    assert _post(ttnd, f"{url}/recuse").status_code == 400  # the box must be ticked
+    assert ttnd.get(url).status_code == 200
+    assert _post(ttnd, f"{url}/recuse", confirm="y").status_code == 302
     assert ttnd.get(url).status_code == 404
     assert case.reference not in text_of(ttnd.get("/board/"))
 

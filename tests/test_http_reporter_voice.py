@@ -8,10 +8,9 @@ import re
 import pytest
 
 from service.accounts import create_body
-from service.db import get_database
 from service.models import BodyKind, Case, CaseStatus, Category
 from service.workflow import set_status
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, domain_session
 from tests.flows import file_report, follow_up
 
 pytestmark = pytest.mark.usefixtures("world")
@@ -27,14 +26,14 @@ def english(client):
 
 
 def only_case(app) -> Case:
-    with app.app_context(), get_database(app).session() as db:
+    with domain_session(app) as db:
         (case,) = db.query(Case).all()
         db.expunge(case)
         return case
 
 
 def decide(app, status=CaseStatus.RESOLVED, days_ago: int = 0) -> None:
-    with app.app_context(), get_database(app).session() as db:
+    with domain_session(app) as db:
         (case,) = db.query(Case).all()
         case.acknowledged_on = case.accepted_on = case.received_on
         case.decided_on = case.received_on - dt.timedelta(days=days_ago)
@@ -49,7 +48,7 @@ def test_step_one_offers_the_categories_and_the_head_of_unit_checkbox(app, clien
 
 
 def test_the_category_and_the_head_of_unit_flag_reach_the_case(app, client, world):
-    with app.app_context(), get_database(app).session() as db:
+    with domain_session(app) as db:
         category = db.query(Category).filter_by(code="finance-assets").one().id
     _, receipt = file_report(client, category=str(category), concerns_head="y")
     assert receipt
@@ -58,7 +57,7 @@ def test_the_category_and_the_head_of_unit_flag_reach_the_case(app, client, worl
 
 
 def test_a_case_about_the_head_cannot_be_addressed_to_the_head(app, client, world):
-    with app.app_context(), get_database(app).session() as db:
+    with domain_session(app) as db:
         head = create_body(
             db,
             world.organisation,
@@ -90,7 +89,7 @@ def test_the_follow_up_page_shows_the_status_and_the_answer_due_date(app, client
     html = text_of(client.get("/follow-up/case"))
     due = only_case(app).next_due.strftime("%d/%m/%Y")
     assert re.search(rf'data-testid="next-due">{due}<', html)
-    with app.app_context(), get_database(app).session() as db:
+    with domain_session(app) as db:
         (case,) = db.query(Case).all()
         set_status(db, case, CaseStatus.TRANSFERRED)
         db.commit()

@@ -69,6 +69,7 @@ from .forms import (
     PostOnlyForm,
     PublicationForm,
     QuestionForm,
+    RecuseForm,
     ReplyForm,
     TransferForm,
 )
@@ -181,6 +182,7 @@ CASE_FORMS = {
     "identity_form": GrantIdentityForm,
     "transfer_form": TransferForm,
     "publication_form": PublicationForm,
+    "recuse_form": RecuseForm,
 }
 
 
@@ -296,7 +298,7 @@ def note(user: StaffUser, case_id: str):
 
 
 @bp.post("/cases/<case_id>/assign")
-@staff_required(*HANDLERS)
+@staff_required(Role.CHAIR)
 def assign(user: StaffUser, case_id: str):
     form = AssignForm()
     if not form.validate():
@@ -308,7 +310,7 @@ def assign(user: StaffUser, case_id: str):
 
 
 @bp.post("/cases/<case_id>/extend")
-@staff_required(*HANDLERS)
+@staff_required(Role.CHAIR)
 def extend(user: StaffUser, case_id: str):
     form = ExtendForm()
     if not form.validate():
@@ -349,7 +351,9 @@ def transfer(user: StaffUser, case_id: str):
 @bp.post("/cases/<case_id>/recuse")
 @staff_required(*HANDLERS)
 def recuse(user: StaffUser, case_id: str):
-    PostOnlyForm().validate()
+    form = RecuseForm()
+    if not form.validate():
+        return render_case(user, case_id, 400, recuse_form=form)
     outcome = recuse_case(get_db(), user.account, case_id)
     flash(
         _(
@@ -363,7 +367,7 @@ def recuse(user: StaffUser, case_id: str):
 
 
 @bp.post("/cases/<case_id>/identity")
-@staff_required(*HANDLERS)
+@staff_required(Role.CHAIR)
 def identity(user: StaffUser, case_id: str):
     form = GrantIdentityForm()
     if not form.validate():
@@ -387,11 +391,11 @@ def publication(user: StaffUser, case_id: str):
 
 
 @bp.post("/cases/<case_id>/publication/<int:publication_id>/approve")
-@staff_required(*HANDLERS)
+@staff_required(Role.CHAIR)
 def approve(user: StaffUser, case_id: str, publication_id: int):
     form = ApproveForm()
     if not form.validate() or not form.revision.data.isdigit():
-        abort(400)
+        return render_case(user, case_id, 400)
     outcome = approve_publication(
         get_db(), user.account, user.private_key, case_id, publication_id, int(form.revision.data)
     )
@@ -399,7 +403,7 @@ def approve(user: StaffUser, case_id: str, publication_id: int):
 
 
 @bp.post("/cases/<case_id>/publication/<int:publication_id>/withdraw")
-@staff_required(*HANDLERS)
+@staff_required(Role.CHAIR)
 def withdraw(user: StaffUser, case_id: str, publication_id: int):
     PostOnlyForm().validate()
     outcome = withdraw_publication(get_db(), user.account, case_id, publication_id)

@@ -400,6 +400,13 @@ class PublicationForm(SecureForm):
     text = _text(_l("Public summary"), _l("Write the summary to publish."))
 
 
+class RecuseForm(SecureForm):
+    confirm = BooleanField(
+        _l("I am involved in this matter, or close to someone who is"),
+        validators=[DataRequired(_l("Tick the box to confirm that you step aside."))],
+    )
+
+
 class ApproveForm(SecureForm):
     revision = HiddenField(validators=[InputRequired()])
 
