@@ -14,11 +14,11 @@ import multiprocessing
 import os
 import secrets
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .clock import local_today, utcnow
@@ -135,38 +135,43 @@ class ChainReport:
         return self.problem is None
 
 
-# --- verifying: fast enough for a million events in a few seconds -------------------------------
+# --- verifying: a million events in a few seconds ----------------------------------------------
 #
-# The walk reads the rows through the database driver itself, with dates and times as the text
-# the database stores, and writes each row's canonical JSON with one f-string instead of building
-# a dict for json.dumps: the same bytes as `_row_document` (a test holds them equal), about five
-# times faster. A long chain is first checked in parallel: row n is whole if its hash is
-# SHA-256(stored hash of row n-1 ‖ its document), which can be checked for any stretch of the
-# chain on its own, so each CPU takes one stretch. Only if every stretch is whole, consecutive
-# and ends at the head does that answer stand; anything else is walked again in one pass, which
-# names the first broken row exactly. benchmarks/bench_audit_verify.py measures it.
+# The walk reads the rows through the database driver itself, dates and times as text, and
+# writes each row's canonical JSON with one f-string (`exact_document`: the same bytes as
+# `_row_document`, a test holds them equal) instead of building a dict for json.dumps.
+#
+# A long chain is first checked in stretches, one per CPU. Row n is whole if its stored hash is
+# SHA-256(stored hash of row n-1 ‖ its document): that can be checked for any stretch on its
+# own, and if every stretch holds, is consecutive and the last one ends at the head, the chain
+# is whole. The stretches run in forked processes, each on a connection of its own opened with
+# the driver (nothing of the parent's connections is touched: a child leaves with os._exit).
+# Anything short of "all whole" — or a failure to fork — and the chain is walked again in one
+# pass, which names the first broken row. benchmarks/bench_audit_verify.py measures it.
 
-_PG_ROWS = (
-    "SELECT seq, occurred_on::text, occurred_at::text, actor_role, actor_id, case_id, action,"
-    " details, hash FROM audit_event WHERE organisation_id = %s AND seq >= %s AND seq < %s"
-    " ORDER BY seq"
-)
 _SQLITE_ROWS = (
     "SELECT seq, occurred_on, occurred_at, actor_role, actor_id, case_id, action, details, hash"
     " FROM audit_event WHERE organisation_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
-_PG_HASH_OF = "SELECT hash FROM audit_event WHERE organisation_id = %s AND seq = %s"
+# to_char, not ::text: the text form of dates follows the server's DateStyle.
+_PG_ROWS = (
+    "SELECT seq, to_char(occurred_on, 'YYYY-MM-DD'),"
+    " to_char(occurred_at, 'YYYY-MM-DD HH24:MI:SS.US'), actor_role, actor_id, case_id, action,"
+    " details, hash FROM audit_event WHERE organisation_id = %s AND seq >= %s AND seq < %s"
+    " ORDER BY seq"
+)
 _SQLITE_HASH_OF = "SELECT hash FROM audit_event WHERE organisation_id = ? AND seq = ?"
+_PG_HASH_OF = "SELECT hash FROM audit_event WHERE organisation_id = %s AND seq = %s"
 _json_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
 _END = 2**62  # past any sequence number
-PARALLEL_FROM = 100_000  # events: below this, starting workers costs more than it saves
+IN_STRETCHES_FROM = 100_000  # events: below this, one pass is as quick as starting processes
 
 
 def _iso_utc(stored: str | None) -> str:
     """A stored UTC time as JSON, as `datetime.isoformat()` of the aware value writes it.
 
-    SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff', PostgreSQL's text form drops a zero fraction
-    and trailing zeros; isoformat writes six digits, or none when there are no microseconds.
+    Both backends give 'YYYY-MM-DD HH:MM:SS.ffffff' here; isoformat writes six digits of
+    fraction, or none when there are no microseconds.
     """
     if stored is None:
         return "null"
@@ -175,7 +180,7 @@ def _iso_utc(stored: str | None) -> str:
     return f'"{stored[:10]}T{stored[11:19]}{digits}+00:00"'
 
 
-def fast_document(organisation_id: int, row: tuple) -> bytes:
+def exact_document(organisation_id: int, row: tuple) -> bytes:
     """The canonical JSON of a stored row (seq, day, time, role, actor, case, action, details)
     as text columns, byte for byte what `_row_document` makes of the same row: its keys in
     sorted order, strings escaped as json.dumps(..., ensure_ascii=False) escapes them."""
@@ -193,35 +198,33 @@ def fast_document(organisation_id: int, row: tuple) -> bytes:
     ).encode()
 
 
-def _stored_rows(
-    connection: Connection, organisation_id: int, start: int = 1, stop: int = _END
-) -> Iterator[tuple]:
-    """Events start..stop-1 in order, straight from the driver, times as stored text."""
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
+def _rows(driver, postgres: bool, organisation_id: int, start: int, stop: int) -> Iterator[tuple]:
+    """Events start..stop-1 in order, through a driver connection, times as text."""
+    if postgres:
         cursor = driver.cursor(name=f"audit_verify_{secrets.token_hex(4)}")  # server-side
         cursor.itersize = 20_000
-        query = _PG_ROWS
     else:
         cursor = driver.cursor()
-        query = _SQLITE_ROWS
     try:
-        cursor.execute(query, (organisation_id, start, stop))
+        cursor.execute(_PG_ROWS if postgres else _SQLITE_ROWS, (organisation_id, start, stop))
         yield from cursor
     finally:
         cursor.close()
 
 
-def _stretch_is_whole(
-    connection: Connection, organisation_id: int, start: int, stop: int
-) -> tuple[int, str] | None:
-    """If events start..stop-1 (up to the last one there is, for the final stretch) are
-    consecutive and each hash links to the stored hash before it: (last seq, last hash)."""
-    if start == 1:
-        previous = GENESIS_HASH
-    else:
-        driver = connection.connection.driver_connection
-        postgres = connection.dialect.name == "postgresql"
+def _stored_rows(db: Session, organisation_id: int) -> Iterator[tuple]:
+    """All of the organisation's events in order, through the session's connection."""
+    connection = db.connection()
+    postgres = connection.dialect.name == "postgresql"
+    driver = connection.connection.driver_connection
+    return _rows(driver, postgres, organisation_id, 1, _END)
+
+
+def _stretch(driver, postgres: bool, organisation_id: int, start: int, stop: int):
+    """(last seq, last hash) if events start..stop-1 (to the end, for the last stretch) are
+    consecutive and each hash links to the stored hash before it; None otherwise."""
+    previous = GENESIS_HASH
+    if start > 1:
         cursor = driver.cursor()
         cursor.execute(_PG_HASH_OF if postgres else _SQLITE_HASH_OF, (organisation_id, start - 1))
         found = cursor.fetchone()
@@ -230,11 +233,11 @@ def _stretch_is_whole(
             return None
         previous = found[0]
     expected, sha256 = start, hashlib.sha256
-    for row in _stored_rows(connection, organisation_id, start, stop):
+    for row in _rows(driver, postgres, organisation_id, start, stop):
         if row[0] != expected:
             return None
-        computed = sha256(previous.encode("ascii") + fast_document(organisation_id, row))
-        previous = computed.hexdigest()
+        previous = sha256(previous.encode("ascii") + exact_document(organisation_id, row))
+        previous = previous.hexdigest()
         if previous != row[8]:
             return None
         expected += 1
@@ -243,39 +246,63 @@ def _stretch_is_whole(
     return expected - 1, previous
 
 
-def _stretch_in_worker(url: str, organisation_id: int, start: int, stop: int):
-    """One stretch, in a worker process with a connection of its own."""
-    from .db import make_engine
-
-    engine = make_engine(url)
+def _stretch_in_child(send, url, organisation_id: int, start: int, stop: int) -> None:
+    """A forked process: one stretch on a driver connection of its own, then leave at once."""
+    result = None
     try:
-        with engine.connect() as connection:
-            return _stretch_is_whole(connection, organisation_id, start, stop)
+        if url.get_backend_name() == "postgresql":
+            import psycopg
+
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(dsn) as driver:
+                result = _stretch(driver, True, organisation_id, start, stop)
+        else:
+            import sqlite3
+
+            with closing(sqlite3.connect(url.database)) as driver:
+                result = _stretch(driver, False, organisation_id, start, stop)
     finally:
-        engine.dispose()
+        send.send(result)
+        os._exit(0)  # no finalizer of the parent's objects runs in the child
 
 
-def _whole_in_parallel(db: Session, organisation_id: int, head: AuditHead, workers: int) -> bool:
-    size = -(-head.seq // workers)
-    bounds = [(1 + i * size, 1 + (i + 1) * size) for i in range(workers)]
+def _whole_in_stretches(db: Session, organisation_id: int, head: AuditHead, count: int) -> bool:
+    size = -(-head.seq // count)
+    bounds = [(1 + i * size, 1 + (i + 1) * size) for i in range(count)]
     bounds[-1] = (bounds[-1][0], _END)
-    url = db.get_bind().url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")  # nothing of this process's connections
-    with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-        others = [pool.submit(_stretch_in_worker, url, organisation_id, *b) for b in bounds[1:]]
-        first = _stretch_is_whole(db.connection(), organisation_id, *bounds[0])
-        results = [first] + [future.result() for future in others]
+    url = db.get_bind().url
+    context = multiprocessing.get_context("fork")
+    children = []
+    for start, stop in bounds[1:]:
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_stretch_in_child, args=(send, url, organisation_id, start, stop)
+        )
+        child.start()
+        send.close()
+        children.append((child, receive))
+    connection = db.connection()
+    driver = connection.connection.driver_connection
+    results = [
+        _stretch(driver, connection.dialect.name == "postgresql", organisation_id, *bounds[0])
+    ]
+    for child, receive in children:
+        results.append(receive.recv() if receive.poll(timeout=600) else None)
+        child.join()
     return all(results) and results[-1] == (head.seq, head.hash)
 
 
-def verify_chain(db: Session, organisation_id: int, *, workers: int | None = None) -> ChainReport:
+def verify_chain(db: Session, organisation_id: int, *, processes: int | None = None) -> ChainReport:
     """Walk the chain; report the first row that is missing, out of place or altered."""
     head = db.get(AuditHead, organisation_id)
-    workers = workers or min(os.cpu_count() or 1, 4)
-    long_enough = head is not None and head.seq >= PARALLEL_FROM and workers > 1
-    if long_enough and _whole_in_parallel(db, organisation_id, head, workers):
-        return ChainReport(organisation_id, head.seq, head.hash)
-    return _walk(db, organisation_id, _stored_rows(db.connection(), organisation_id))
+    processes = processes or min(os.cpu_count() or 1, 4)
+    if head is not None and head.seq >= IN_STRETCHES_FROM and processes > 1:
+        try:
+            if _whole_in_stretches(db, organisation_id, head, processes):
+                return ChainReport(organisation_id, head.seq, head.hash)
+        except (OSError, EOFError):
+            pass  # no fork here: the single walk decides
+    return _walk(db, organisation_id, _stored_rows(db, organisation_id))
 
 
 def _walk(db: Session, organisation_id: int, rows: Iterable[tuple]) -> ChainReport:
@@ -286,7 +313,7 @@ def _walk(db: Session, organisation_id: int, rows: Iterable[tuple]) -> ChainRepo
         if seq != expected_seq:
             problem = "missing" if seq > expected_seq else "duplicated or reordered"
             return ChainReport(organisation_id, expected_seq - 1, previous, expected_seq, problem)
-        document = fast_document(organisation_id, row)
+        document = exact_document(organisation_id, row)
         computed = sha256(previous.encode("ascii") + document).hexdigest()
         if computed != row[8]:
             return ChainReport(organisation_id, seq - 1, previous, seq, "altered")

@@ -181,7 +181,7 @@ ODD_DETAILS = [
 
 def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
     """verify_chain formats each row itself (for speed): byte for byte the canonical JSON."""
-    from service.audit import _row_document, _stored_rows, fast_document
+    from service.audit import _row_document, _stored_rows, exact_document
 
     org = world.organisation.id
     for i, details in enumerate(ODD_DETAILS):
@@ -215,7 +215,7 @@ def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
     db.add(event)
     db.commit()
 
-    stored = {row[0]: row for row in _stored_rows(db.connection(), org)}
+    stored = {row[0]: row for row in _stored_rows(db, org)}
     for event in db.scalars(select(AuditEvent).where(AuditEvent.organisation_id == org)):
         expected = _row_document(
             organisation_id=org,
@@ -228,7 +228,7 @@ def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
             action=event.action,
             details=event.details,
         )
-        assert fast_document(org, stored[event.seq]) == expected, event.action
+        assert exact_document(org, stored[event.seq]) == expected, event.action
     assert verify_chain(db, org).ok
 
 
@@ -246,17 +246,19 @@ def test_a_time_moved_by_a_microsecond_is_caught(db, chain, tamper):
 
 
 def test_a_long_chain_is_checked_in_stretches_with_the_same_verdict(db, chain, tamper, monkeypatch):
-    """Past PARALLEL_FROM events the chain is checked by several processes at once: the
-    verdict, and the row it names, are those of the single walk."""
+    """A long chain is checked by several processes at once (one stretch each): the verdict,
+    and the row it names, are those of the single walk."""
     import service.audit as audit
 
-    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
-    whole = verify_chain(db, chain, workers=3)
-    assert whole.ok and whole == verify_chain(db, chain, workers=1)
+    monkeypatch.setattr(audit, "IN_STRETCHES_FROM", 1)
+    for stretches in (2, 3):
+        assert audit._whole_in_stretches(db, chain, db.get(AuditHead, chain), stretches)
+    assert verify_chain(db, chain, processes=3) == verify_chain(db, chain, processes=1)
     db.commit()
     tamper()
-    db.execute(update(AuditEvent).where(AuditEvent.seq == 8).values(action="edited"))
+    db.execute(update(AuditEvent).where(AuditEvent.seq == 8).values(details='{"n":"x"}'))
     db.commit()
-    parallel = verify_chain(db, chain, workers=3)
-    assert (parallel.broken_seq, parallel.problem) == (8, "altered")
-    assert parallel == verify_chain(db, chain, workers=1)
+    assert not audit._whole_in_stretches(db, chain, db.get(AuditHead, chain), 3)
+    in_stretches = verify_chain(db, chain, processes=3)
+    assert (in_stretches.broken_seq, in_stretches.problem) == (8, "altered")
+    assert in_stretches == verify_chain(db, chain, processes=1)
