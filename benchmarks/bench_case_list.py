@@ -225,10 +225,7 @@ def measure_backend(label: str, database_url: str, instance_dir: Path, args) -> 
     client = app.test_client()
     token = _support.csrf_from(client.get("/board/login").get_data(as_text=True))
     email = "cd_handler@homthu.bench"
-    response = client.post(
-        "/board/login",
-        data={"csrf_token": token, "email": email, "password": seeded.passwords[email]},
-    )
+    response = client.post("/board/login", data=seeded.login_form(email, token))
     if response.status_code != 302:
         raise RuntimeError(f"login answered {response.status_code}")
 

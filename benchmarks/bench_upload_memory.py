@@ -486,12 +486,7 @@ def run(args, database_url: str | None) -> int:
         if status != 200:
             raise RuntimeError(f"GET /board/login answered {status}")
         status, _h, page = staff.post_form(
-            "/board/login",
-            {
-                "csrf_token": csrf_of(page),
-                "email": chair_email,
-                "password": seeded.passwords[chair_email],
-            },
+            "/board/login", seeded.login_form(chair_email, csrf_of(page))
         )
         if status != 302:
             raise RuntimeError(f"login answered {status}")

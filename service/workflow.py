@@ -292,7 +292,7 @@ def assign_case(
     case_id: str,
     assignee_id: int,
     now: dt.datetime | None = None,
-) -> Case:
+) -> Outcome:
     """The chair gives the case to a handler of the body who holds its key."""
     now = now or utcnow()
     if chair.role != Role.CHAIR:
@@ -307,8 +307,8 @@ def assign_case(
     ):
         raise InvalidSubmission()
     if case.assignee_id == assignee.id:
-        return case
-    case.assignee_id = assignee.id
+        return Outcome(case, False)
+    case.assignee_id, case.assignee = assignee.id, assignee
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -327,7 +327,7 @@ def assign_case(
             now=now,
         )
     db.commit()
-    return case
+    return Outcome(case, True)
 
 
 def extend_deadline(
@@ -337,11 +337,14 @@ def extend_deadline(
     case_id: str,
     reason: str,
     now: dt.datetime | None = None,
-) -> Case:
+    *,
+    from_due: dt.date | None = None,
+) -> Outcome:
     """Gia hạn: move the resolve deadline by the rule's extension, as often as it allows.
 
     The reason is an internal note (sealed under the STAFF key); the audit event says only
-    that the deadline moved, from when to when.
+    that the deadline moved, from when to when. `from_due` is the deadline the chair saw: if it
+    has moved since (the same form sent from a second tab), nothing changes.
     """
     now = now or utcnow()
     if chair.role != Role.CHAIR:
@@ -349,6 +352,8 @@ def extend_deadline(
     if not reason.strip():
         raise InvalidSubmission()
     case = _case_for(db, chair, case_id)
+    if from_due is not None and case.resolve_due != from_due:
+        return Outcome(case, False)
     rule = extension_rule(db, case)
     if (
         rule is None
@@ -377,4 +382,4 @@ def extend_deadline(
         now=now,
     )
     db.commit()
-    return case
+    return Outcome(case, True)

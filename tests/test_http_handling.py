@@ -180,9 +180,13 @@ def test_the_chair_assigns_and_extends_and_a_handler_may_not(app, world, staff_c
     assert re.search(r"1 extension\(s\) left|còn được gia hạn 1 lần", page)
     assert _post(handler, f"{url}/extend", reason="Phức tạp").status_code == 403
     assert _post(chair, f"{url}/extend", reason="").status_code == 400
-    assert _post(chair, f"{url}/extend", reason="Phức tạp").status_code == 302
+    extended = _post(chair, f"{url}/extend", reason="Phức tạp", from_due="2026-12-18")
+    assert extended.status_code == 302
     assert "11/01/2027" in text_of(chair.get(url))  # 15 more working days, past New Year
-    refused = _post(chair, f"{url}/extend", reason="Lần nữa")
+    chair.set_cookie("homthu_lang", "en")
+    second_tab = _post(chair, f"{url}/extend", reason="Phức tạp", from_due="2026-12-18")
+    assert ALREADY in text_of(chair.get(second_tab.headers["Location"]))
+    refused = _post(chair, f"{url}/extend", reason="Lần nữa", from_due="2027-01-11")
     assert refused.status_code == 409
 
 

@@ -148,6 +148,7 @@ def filter_form() -> CaseFilterForm:
     form.kind.choices = [SelectChoice("", _("All kinds"))] + [
         SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()
     ]
+    form.sort.choices = [SelectChoice(c.value, str(c.label)) for c in form.sort.choices]
     return form
 
 
@@ -303,10 +304,9 @@ def assign(user: StaffUser, case_id: str):
     form = AssignForm()
     if not form.validate():
         return render_case(user, case_id, 400, assign_form=form)
-    case = assign_case(get_db(), user.account, case_id, form.assignee.data)
-    return done(
-        True, _("The case is assigned to %(name)s.", name=case.assignee.display_name), case_id
-    )
+    outcome = assign_case(get_db(), user.account, case_id, form.assignee.data)
+    name = outcome.case.assignee.display_name
+    return done(outcome.changed, _("The case is assigned to %(name)s.", name=name), case_id)
 
 
 @bp.post("/cases/<case_id>/extend")
@@ -315,12 +315,16 @@ def extend(user: StaffUser, case_id: str):
     form = ExtendForm()
     if not form.validate():
         return render_case(user, case_id, 400, extend_form=form)
-    case = extend_deadline(get_db(), user.account, user.private_key, case_id, form.reason.data)
-    return done(
-        True,
-        _("The deadline is now %(date)s.", date=case.resolve_due.strftime("%d/%m/%Y")),
+    outcome = extend_deadline(
+        get_db(),
+        user.account,
+        user.private_key,
         case_id,
+        form.reason.data,
+        from_due=form.from_due.data,
     )
+    due = outcome.case.resolve_due.strftime("%d/%m/%Y")
+    return done(outcome.changed, _("The deadline is now %(date)s.", date=due), case_id)
 
 
 @bp.post("/cases/<case_id>/transfer")

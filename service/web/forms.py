@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     Form,
     HiddenField,
@@ -44,6 +45,7 @@ _WTFORMS_MESSAGES = (
     _l("Field cannot be longer than %(max)d character."),  # asked for through ngettext
     _l("Invalid Choice: could not coerce."),
     _l("Not a valid integer value."),
+    _l("Not a valid date value."),
 )
 
 
@@ -372,6 +374,8 @@ class QuestionForm(SecureForm):
 
 class ExtendForm(SecureForm):
     reason = _text(_l("Reason for the extension"), _l("Give the reason for the extension."))
+    # The deadline the page showed: a second submission finds it moved and changes nothing.
+    from_due = DateField(validators=[Optional()])
 
 
 def _offered(label, required_message) -> SelectField:
