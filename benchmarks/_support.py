@@ -167,3 +167,48 @@ def migrate_and_seed(app) -> Seeded:
             seeded.totp_secrets[email] = secret
         session.commit()
     return seeded
+
+
+# --- running a benchmark on each backend ----------------------------------------------------
+
+
+def run_on_backends(parser, measure, size: str) -> int:
+    """Parse the arguments (adding the backend options), then `measure(label, database_url,
+    instance_dir, args)` on SQLite and on PostgreSQL; print the goal, return the exit status."""
+    import tempfile
+
+    parser.add_argument("--postgres", metavar="URL", help="administrative URL of PostgreSQL")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="homthu-bench-") as temp:
+        temp_dir = Path(temp)
+        os.environ["HOMTHU_INSTANCE_DIR"] = str(temp_dir / "instance")  # read once, at import
+        print("cpus", os.cpu_count(), size, getattr(args, size))
+        ok = on_each_backend(
+            args, temp_dir, lambda label, url, instance: measure(label, url, instance, args)
+        )
+    print("goal", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def on_each_backend(args, temp_dir: Path, measure) -> bool:
+    """measure(label, database_url, instance_dir) on SQLite, then on PostgreSQL if it answers
+    (a fresh database, dropped afterwards); True if every measured backend passed."""
+    ok = True
+    instance = temp_dir / "instance"
+    if args.no_sqlite:
+        print("[sqlite] skipped (--no-sqlite)")
+    else:
+        ok &= measure("sqlite", sqlite_url(temp_dir), instance)
+    pg_url = args.postgres or DEFAULT_PG_URL
+    if args.no_postgres:
+        print("[postgresql] skipped (--no-postgres)")
+    elif not pg_reachable(pg_url):
+        if args.postgres:
+            raise SystemExit(f"PostgreSQL at {args.postgres} does not answer")
+        print(f"[postgresql] skipped: nothing answers at {pg_url}")
+    else:
+        with fresh_pg_database(pg_url) as url:
+            ok &= measure("postgresql", url, instance)
+    return ok

@@ -32,7 +32,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -213,34 +212,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="in-process verifications")
-    parser.add_argument("--postgres", metavar="URL", help="administrative URL of PostgreSQL")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="homthu-bench-") as temp:
-        temp_dir = Path(temp)
-        os.environ["HOMTHU_INSTANCE_DIR"] = str(temp_dir / "instance")
-        print("cpus", os.cpu_count(), "events", args.events)
-        ok = True
-        if args.no_sqlite:
-            print("[sqlite] skipped (--no-sqlite)")
-        else:
-            ok &= measure_backend(
-                "sqlite", _support.sqlite_url(temp_dir), temp_dir / "instance", args
-            )
-        pg_url = args.postgres or _support.DEFAULT_PG_URL
-        if args.no_postgres:
-            print("[postgresql] skipped (--no-postgres)")
-        elif not _support.pg_reachable(pg_url):
-            if args.postgres:
-                raise SystemExit(f"PostgreSQL at {args.postgres} does not answer")
-            print(f"[postgresql] skipped: nothing answers at {pg_url}")
-        else:
-            with _support.fresh_pg_database(pg_url) as url:
-                ok &= measure_backend("postgresql", url, temp_dir / "instance", args)
-    print("goal", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return _support.run_on_backends(parser, measure_backend, "events")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -278,34 +276,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=50, help="measured requests per page")
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--postgres", metavar="URL", help="administrative URL of PostgreSQL")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="homthu-bench-") as temp:
-        temp_dir = Path(temp)
-        os.environ["HOMTHU_INSTANCE_DIR"] = str(temp_dir / "instance")
-        print("cpus", os.cpu_count(), "cases", args.cases)
-        ok = True
-        if args.no_sqlite:
-            print("[sqlite] skipped (--no-sqlite)")
-        else:
-            ok &= measure_backend(
-                "sqlite", _support.sqlite_url(temp_dir), temp_dir / "instance", args
-            )
-        pg_url = args.postgres or _support.DEFAULT_PG_URL
-        if args.no_postgres:
-            print("[postgresql] skipped (--no-postgres)")
-        elif not _support.pg_reachable(pg_url):
-            if args.postgres:
-                raise SystemExit(f"PostgreSQL at {args.postgres} does not answer")
-            print(f"[postgresql] skipped: nothing answers at {pg_url}")
-        else:
-            with _support.fresh_pg_database(pg_url) as url:
-                ok &= measure_backend("postgresql", url, temp_dir / "instance", args)
-    print("goal", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return _support.run_on_backends(parser, measure_backend, "cases")
 
 
 if __name__ == "__main__":

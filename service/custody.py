@@ -108,20 +108,20 @@ def transfer_targets(db: Session, case: Case) -> list[Body]:
     return list(db.scalars(query.order_by(Body.position, Body.id)))
 
 
-def _already_done_by(db: Session, account: Account, case_id: str, action: str) -> bool:
-    """Did `account` itself do `action` to the case? (Two tabs: the second one lost access.)"""
-    return (
-        db.scalar(
-            select(AuditEvent.id)
-            .where(
-                AuditEvent.case_id == case_id,
-                AuditEvent.action == action,
-                AuditEvent.actor_id == account.id,
-            )
-            .limit(1)
+def _done_before(db: Session, account: Account, case_id: str, action: str) -> Case | None:
+    """The case, if `account` can no longer act on it because they themselves did `action` to
+    it — the same form sent again from a second tab, after access went with the first."""
+    case = db.get(Case, case_id) if looks_like_case_id(case_id) else None
+    done = case is not None and db.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.case_id == case.id,
+            AuditEvent.action == action,
+            AuditEvent.actor_id == account.id,
         )
-        is not None
+        .limit(1)
     )
+    return case if done else None
 
 
 # --- transfer --------------------------------------------------------------------------------
@@ -148,13 +148,8 @@ def transfer_case(
     try:
         case = acting_case(db, account, case_id)
     except (NotFound, AccessDenied):
-        # The same transfer from a second tab: this person already gave the case away.
-        moved = db.get(Case, case_id) if looks_like_case_id(case_id) else None
-        if (
-            moved is not None
-            and moved.body_id == to_body_id
-            and _already_done_by(db, account, case_id, "case.transferred")
-        ):
+        moved = _done_before(db, account, case_id, "case.transferred")
+        if moved is not None and moved.body_id == to_body_id:
             return Outcome(moved, False)
         raise
     if not reason.strip():
@@ -231,9 +226,9 @@ def recuse_case(
     try:
         case = handler_case(db, account, case_id)
     except NotFound:
-        moved = db.get(Case, case_id) if looks_like_case_id(case_id) else None
-        if moved is not None and _already_done_by(db, account, case_id, "case.recused"):
-            return Outcome(moved, False)
+        left = _done_before(db, account, case_id, "case.recused")
+        if left is not None:
+            return Outcome(left, False)
         raise
     case = lock_case(db, case)
     keyring.remove_wraps_of(db, case.id, account.id)

@@ -270,38 +270,39 @@ def case(access: ReporterAccess):
     return _render_case(access)
 
 
-def _back(changed: bool, word: str):
-    return redirect(url_for("public.case", done=word if changed else "again"))
+def _voice(access: ReporterAccess, form, name: str, act, word: str):
+    """Validate one of the reporter's voice forms, run its one domain function, come back."""
+    if not form.validate():
+        return _render_case(access, 400, **{name: form})
+    outcome = act(form)
+    return redirect(url_for("public.case", done=word if outcome.changed else "again"))
 
 
 @bp.post("/follow-up/case/rate")
 @reporter_required
 def rate(access: ReporterAccess):
-    form = RatingForm()
-    if not form.validate():
-        return _render_case(access, 400, rating_form=form)
-    outcome = rate_outcome(get_db(), access, int(form.rating.data))
-    return _back(outcome.changed, "rated")
+    def act(form):
+        return rate_outcome(get_db(), access, int(form.rating.data))
+
+    return _voice(access, RatingForm(), "rating_form", act, "rated")
 
 
 @bp.post("/follow-up/case/reopen")
 @reporter_required
 def reopen(access: ReporterAccess):
-    form = ReopenForm()
-    if not form.validate():
-        return _render_case(access, 400, reopen_form=form)
-    outcome = ask_to_reopen(get_db(), access, form.text.data or "")
-    return _back(outcome.changed, "reopened")
+    def act(form):
+        return ask_to_reopen(get_db(), access, form.text.data or "")
+
+    return _voice(access, ReopenForm(), "reopen_form", act, "reopened")
 
 
 @bp.post("/follow-up/case/retaliation")
 @reporter_required
 def retaliation(access: ReporterAccess):
-    form = RetaliationForm()
-    if not form.validate():
-        return _render_case(access, 400, retaliation_form=form)
-    outcome = flag_retaliation(get_db(), access, form.text.data or "")
-    return _back(outcome.changed, "flagged")
+    def act(form):
+        return flag_retaliation(get_db(), access, form.text.data or "")
+
+    return _voice(access, RetaliationForm(), "retaliation_form", act, "flagged")
 
 
 @bp.post("/follow-up/case/message")
