@@ -7,8 +7,8 @@
   organisation's audit log filtered by action.
 - on PostgreSQL, a trigger that refuses UPDATE, DELETE and TRUNCATE on `audit_event`.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-27 14:23:02.767605
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -148,4 +148,4 @@ def _append_only_audit_trail() -> None:
 
 def downgrade() -> None:
     # Migrations never drop data: this would drop every publication (and the audit guard).
-    raise RuntimeError("Refusing to downgrade 0006: it would drop the publications.")
+    raise RuntimeError("Refusing to downgrade 0007: it would drop the publications.")
