@@ -214,8 +214,8 @@ def submit_case(
 
     While the receipt's derivation runs (see PendingReceipt; pass one started earlier to
     overlap more), this validates, routes, seals, wraps and writes the case, its files and
-    its mail; only the lookup id, the reporter's wrap and the audit event wait for it. All of it
-    is one transaction: nothing is committed before the receipt's keys are in place.
+    its mail and its audit event; only the lookup id and the reporter's wrap wait for it. All of
+    it is one transaction: nothing is committed before the receipt's keys are in place.
     """
     now = now or utcnow()
     pending = pending or PendingReceipt(organisation)
