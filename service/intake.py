@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -179,12 +180,22 @@ class PendingReceipt:
 
     def __init__(self, organisation: Organisation) -> None:
         self.receipt = crypto.new_receipt()
-        profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt")
-        self._keys = executor.submit(
-            crypto.derive_reporter_keys, self.receipt, organisation.receipt_salt, profile
+        salt, profile = (
+            organisation.receipt_salt,
+            crypto.KdfProfile.decode(organisation.receipt_kdf),
         )
+        running = threading.Event()
+
+        def derive() -> crypto.ReporterKeys:
+            running.set()
+            return crypto.derive_reporter_keys(self.receipt, salt, profile)
+
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt")
+        self._keys = executor.submit(derive)
         executor.shutdown(wait=False)  # the thread ends with the derivation
+        # Let the worker take the GIL and reach Argon2id (which releases it) before this thread
+        # goes on: otherwise it would wait out the interpreter's 5 ms switch interval first.
+        running.wait()
 
     def keys(self) -> crypto.ReporterKeys:
         return self._keys.result()
