@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from .extensions import babel, csrf, login_manager, mail
 from .logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
+# At most this many receipts derive at once per process (19 MiB of memory each).
+RECEIPT_THREADS = 4
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -28,6 +31,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config())
     app.config.update(overrides or {})
     app.extensions["homthu.kdf"] = crypto.profile_named(app.config["ARGON2_PROFILE"])
+    # Long-lived threads for filings' receipt derivations (see intake.PendingReceipt).
+    app.extensions["homthu.receipts"] = ThreadPoolExecutor(
+        max_workers=RECEIPT_THREADS, thread_name_prefix="receipt"
+    )
 
     from .web.uploads import HomthuRequest
 
@@ -46,6 +53,7 @@ def _init_extensions(app: Flask) -> None:
     from .web.access import load_staff_user
     from .web.common import select_locale
     from .web.errors import staff_unauthorized
+    from .web.public import start_filing_receipt
 
     app.config.setdefault("WTF_I18N_ENABLED", False)  # our forms translate their own messages
     babel.init_app(
@@ -53,6 +61,9 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
+    # Registered before CSRFProtect's own check, so it runs first: a filing's Argon2id starts
+    # at once and overlaps the CSRF check, the form and everything else (see public.py).
+    app.before_request(start_filing_receipt)
     csrf.init_app(app)
     mail.init_app(app)
     login_manager.init_app(app)
