@@ -30,6 +30,7 @@ from .models import (
     CaseStatus,
     Message,
     Organisation,
+    Publication,
     RetentionPeriod,
 )
 
@@ -163,11 +164,14 @@ def shred_case(db: Session, expired: Expired, now: dt.datetime) -> None:
         .values(meta_ct=b"", stream_header=b"")
     )
     db.execute(update(Message).where(Message.case_id == case.id).values(body_ct=b""))
+    # A publication's sealed draft goes; an approved text stays: it was published by law.
+    db.execute(update(Publication).where(Publication.case_id == case.id).values(draft_ct=b""))
     db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id))
     case.title_ct = b""
     case.text_ct = b""
     case.identity_ct = None
     case.exclusions_ct = b""
+    case.notify_email_ct = None
     case.shredded_on = local_today(now)
     record_event(
         db,

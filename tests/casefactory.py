@@ -19,6 +19,7 @@ def file_case(
     text: str = "Phòng họp số 2",
     files: tuple[tuple[str, bytes], ...] = (),
     kind: CaseKind = CaseKind.PROBLEM,
+    notify_email: str | None = None,
 ):
     """File a report to `body` (the Trade Union by default); returns the FiledCase."""
     submission = Submission(
@@ -29,6 +30,7 @@ def file_case(
         identity=Identity("Nguyễn Văn A", "Phòng Hành chính", "0900 000 000") if named else None,
         excluded_account_ids=frozenset(world[name].account.id for name in excluded),
         attachments=[BytesUpload(name, data) for name, data in files],
+        notify_email=notify_email,
     )
     return submit_case(db, world.organisation, submission)
 

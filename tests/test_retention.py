@@ -25,9 +25,11 @@ from service.models import (
     CaseKeyWrap,
     CaseStatus,
     Message,
+    Publication,
     RetentionPeriod,
     Role,
 )
+from service.publication import draft_publication
 from tests.casefactory import file_case
 
 # What summaries and reports count, per body, kind, status and month: computed with SQL.
@@ -74,6 +76,7 @@ def cases(app, db, world):
             named=True,
             title=f"Tiêu đề {name} SENTINEL",
             files=[("tệp.pdf", f"PDF-SENTINEL-{name}".encode() * 200)],
+            notify_email="nguoi.gui.7q@example.test",
         )
         handler = world["cd_handler"]
         reply_to_reporter(
@@ -85,6 +88,14 @@ def cases(app, db, world):
         )
         if status is not None:
             _close(db, filed.case.id, on, status)
+        if status in (CaseStatus.CLOSED, CaseStatus.RESOLVED):
+            draft_publication(
+                db,
+                db.get(Account, handler.account.id),
+                handler.private_key(),
+                filed.case.id,
+                f"Dự thảo công khai {name}",
+            )
         made[name] = filed.case.id
     return made
 
@@ -94,6 +105,9 @@ def _ciphertexts(db, case_id: str) -> dict[str, bytes]:
     case = db.get(Case, case_id)
     found = {"title": case.title_ct, "text": case.text_ct, "identity": case.identity_ct}
     found["exclusions"] = case.exclusions_ct
+    found["notify email"] = case.notify_email_ct
+    for publication in db.scalars(select(Publication).where(Publication.case_id == case_id)):
+        found[f"draft {publication.id}"] = publication.draft_ct
     for message in db.scalars(select(Message).where(Message.case_id == case_id)):
         found[f"message {message.id}"] = message.body_ct
     for attachment in db.scalars(select(Attachment).where(Attachment.case_id == case_id)):
@@ -151,6 +165,7 @@ def test_apply_shreds_expired_cases_and_keeps_the_numbers(app, db, world, cases,
             None,
             b"",
         )
+        assert case.notify_email_ct is None
         assert not db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case_id)).all()
         events = db.scalars(
             select(AuditEvent).where(
