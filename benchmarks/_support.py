@@ -118,8 +118,8 @@ class Seeded:
 
     def login_form(self, email: str, csrf_token: str) -> dict[str, str]:
         """What the login form posts for `email`: password and the authenticator's code now."""
-        from service import twofactor
-        from service.clock import utcnow
+        from service.people import twofactor
+        from service.platform.clock import utcnow
 
         return {
             "csrf_token": csrf_token,
@@ -132,12 +132,13 @@ class Seeded:
 def migrate_and_seed(app) -> Seeded:
     """Build the schema and create the organisation, its bodies and four staff accounts."""
     import crypto
-    from service import twofactor
-    from service.accounts import create_account, create_organisation
-    from service.clock import utcnow
-    from service.db import get_database
-    from service.migrate import upgrade_database
+    from service.admin.organisations import create_organisation
     from service.models import Role
+    from service.people import twofactor
+    from service.people.accounts import create_account
+    from service.platform.clock import utcnow
+    from service.platform.db import get_database
+    from service.platform.migrate import upgrade_database
 
     upgrade_database(app.config["DATABASE_URL"])
     profile = crypto.PRODUCTION

@@ -54,7 +54,7 @@ ACTIONS = (
 def events(organisation_id: int, after: tuple[int, str], count: int, rng: random.Random):
     """(row, hash) for `count` events after the head `after` (seq, hash), chained with the
     application's own canonical code."""
-    from service.audit import _row_document, canonical_json, chain_hash
+    from service.audit.trail import _row_document, canonical_json, chain_hash
 
     start = dt.datetime(2024, 1, 1, 1, 0, tzinfo=dt.UTC)
     cases = [secrets.token_hex(16) for _ in range(2000)]
@@ -90,7 +90,7 @@ def events(organisation_id: int, after: tuple[int, str], count: int, rng: random
 def seed_events(app, organisation_id: int, count: int) -> None:
     from sqlalchemy import text
 
-    from service.db import get_database
+    from service.platform.db import get_database
 
     engine = get_database(app).engine
     started = time.perf_counter()
@@ -155,9 +155,9 @@ def seed_events(app, organisation_id: int, count: int) -> None:
 def fresh_organisation(app) -> int:
     """The schema, and one organisation with its bodies (its creation is its first event)."""
     import crypto
-    from service.accounts import create_organisation
-    from service.db import get_database
-    from service.migrate import upgrade_database
+    from service.admin.organisations import create_organisation
+    from service.platform.db import get_database
+    from service.platform.migrate import upgrade_database
 
     upgrade_database(app.config["DATABASE_URL"])
     with app.app_context(), get_database(app).session() as db:
@@ -170,8 +170,8 @@ def fresh_organisation(app) -> int:
 
 def measure_backend(label: str, database_url: str, instance_dir: Path, args) -> bool:
     from service import create_app
-    from service.audit import verify_chain
-    from service.db import get_database
+    from service.audit.trail import verify_chain
+    from service.platform.db import get_database
 
     env = _support.app_environment(database_url, instance_dir)
     _support.apply_environment(env)

@@ -74,9 +74,9 @@ def seed_cases(app, count: int, rng: random.Random) -> None:
     """`count` copies of one real case per body, by bulk Core inserts (see the docstring)."""
     from sqlalchemy import insert, select, text
 
-    from service.db import get_database
-    from service.intake import Submission, submit_case
+    from service.cases.intake import Submission, submit_case
     from service.models import Account, Body, Case, CaseKeyWrap, CaseKind, Organisation
+    from service.platform.db import get_database
 
     database = get_database(app)
     with app.app_context(), database.session() as db:
@@ -210,7 +210,7 @@ def replay(engine, statements, runs: int) -> tuple[float, float]:
 
 def measure_backend(label: str, database_url: str, instance_dir: Path, args) -> bool:
     from service import create_app
-    from service.db import get_database
+    from service.platform.db import get_database
 
     _support.apply_environment(_support.app_environment(database_url, instance_dir))
     app = create_app()

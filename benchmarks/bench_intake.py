@@ -101,7 +101,7 @@ class DerivationMeter:
 def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int, warmup: int):
     import crypto
     from service import create_app
-    from service.db import get_database
+    from service.platform.db import get_database
 
     _support.apply_environment(_support.app_environment(database_url, instance_dir))
     app = create_app()

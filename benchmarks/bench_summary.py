@@ -92,11 +92,12 @@ def seed(url: str, cases: int) -> None:
 
     import crypto
     from service import create_app
-    from service.accounts import create_account, create_organisation
-    from service.clock import utcnow
-    from service.db import get_database
-    from service.migrate import upgrade_database
+    from service.admin.organisations import create_organisation
     from service.models import Role, SummaryRecipient
+    from service.people.accounts import create_account
+    from service.platform.clock import utcnow
+    from service.platform.db import get_database
+    from service.platform.migrate import upgrade_database
 
     upgrade_database(url)
     app = create_app()
@@ -154,10 +155,10 @@ MEASURE = """
 import json, resource, sys, time
 sys.path.insert(0, ".")
 from service import create_app
-from service.clock import utcnow
-from service.db import get_database
+from service.platform.clock import utcnow
+from service.platform.db import get_database
 from service.models import Organisation
-from service.summaries import parse_month, send_monthly_summary
+from service.reporting.summaries import parse_month, send_monthly_summary
 from sqlalchemy import select
 
 app = create_app()

@@ -425,7 +425,7 @@ def run(args, database_url: str | None) -> int:
     _support.apply_environment(env)
 
     from service import create_app
-    from service.db import get_database
+    from service.platform.db import get_database
 
     app = create_app()
     seeded = _support.migrate_and_seed(app)

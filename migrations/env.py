@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.db import make_engine
 from service.models import Base
 from service.models.base import UTCDateTime
+from service.platform.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,10 +11,10 @@ from sqlalchemy import inspect, select
 
 import crypto
 from config import INSTANCE_DIR, ConfigError, load_config
-
-from . import db as database
-from .extensions import babel, csrf, login_manager, mail
-from .logs import configure_logging
+from service.platform import db as database
+from service.platform.extensions import babel, csrf, login_manager
+from service.platform.extensions import mail as mailer
+from service.platform.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 # At most this many receipts derive at once per process (19 MiB of memory each).
@@ -36,7 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         max_workers=RECEIPT_THREADS, thread_name_prefix="receipt"
     )
 
-    from .web.uploads import HomthuRequest
+    from service.web.uploads import HomthuRequest
 
     app.request_class = HomthuRequest
     configure_logging(app)
@@ -50,10 +50,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from .web.access import load_staff_user
-    from .web.common import select_locale
-    from .web.errors import staff_unauthorized
-    from .web.public import start_filing_receipt
+    from service.web.access import load_staff_user
+    from service.web.common import select_locale
+    from service.web.errors import staff_unauthorized
+    from service.web.public import start_filing_receipt
 
     app.config.setdefault("WTF_I18N_ENABLED", False)  # our forms translate their own messages
     babel.init_app(
@@ -65,7 +65,7 @@ def _init_extensions(app: Flask) -> None:
     # at once and overlaps the CSRF check, the form and everything else (see public.py).
     app.before_request(start_filing_receipt)
     csrf.init_app(app)
-    mail.init_app(app)
+    mailer.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # it would hash the client's address into a cookie
     login_manager.request_loader(load_staff_user)
@@ -73,12 +73,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from .web import account, admin, board, public
-    from .web.access import refuse_undeclared_views
-    from .web.common import load_organisation
-    from .web.errors import register_error_handlers
-    from .web.session_cookies import AreaSessionInterface
-    from .web.templating import register_template_helpers
+    from service.web import account, admin, board, public
+    from service.web.access import refuse_undeclared_views
+    from service.web.common import load_organisation
+    from service.web.errors import register_error_handlers
+    from service.web.session_cookies import AreaSessionInterface
+    from service.web.templating import register_template_helpers
 
     app.session_interface = AreaSessionInterface()
     app.register_blueprint(public.bp)
@@ -107,8 +107,8 @@ def _security_headers(response: Response) -> Response:
 
 
 def _register_cli(app: Flask) -> None:
-    from .cli import register_commands
-    from .migrate import db_cli
+    from service.cli.commands import register_commands
+    from service.platform.migrate import db_cli
 
     app.cli.add_command(db_cli)
     register_commands(app)
@@ -116,7 +116,7 @@ def _register_cli(app: Flask) -> None:
 
 def _refuse_demo_data(app: Flask) -> None:
     """Production must never serve the demo organisation or its known passwords."""
-    from .models import Organisation
+    from service.models import Organisation
 
     engine = database.get_database(app).engine
     if not inspect(engine).has_table("organisation"):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from service import keyring
-from service.intake import Identity, Submission, submit_case
+from service.cases.intake import Identity, Submission, submit_case
 from service.models import Case, CaseKind
+from service.sealing import keyring
 from tests.test_intake import BytesUpload
 
 

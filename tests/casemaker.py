@@ -10,8 +10,8 @@ import secrets
 
 from sqlalchemy.orm import Session
 
-from service.clock import utcnow
 from service.models import Case, CaseStatus, SummaryRecipient, Track
+from service.platform.clock import utcnow
 
 
 def make_case(

@@ -25,12 +25,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import crypto
-from service import create_app, twofactor
-from service.accounts import create_account, create_organisation
-from service.clock import utcnow
-from service.db import get_database
-from service.migrate import upgrade_database
+from service import create_app
+from service.admin.organisations import create_organisation
 from service.models import Account, Body, Organisation, Role
+from service.people import twofactor
+from service.people.accounts import create_account
+from service.platform.clock import utcnow
+from service.platform.db import get_database
+from service.platform.migrate import upgrade_database
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]

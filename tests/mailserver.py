@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from service.extensions import mail
+from service.platform.extensions import mail
 
 
 def free_port() -> int:

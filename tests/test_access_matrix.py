@@ -25,8 +25,11 @@ import pytest
 from conftest import add_staff, csrf_from, domain_session, log_in
 from sqlalchemy import select
 
-from service import invitations
-from service.admin import add_head_of_unit, add_recipient, set_routing_rule
+from service.admin import invitations
+from service.admin.settings import add_head_of_unit, add_recipient, set_routing_rule
+from service.cases.lifecycle import accept_case, acknowledge_case, resolve_case
+from service.cases.publication import draft_publication
+from service.mail.outbox import delivery_bodies
 from service.models import (
     Account,
     Attachment,
@@ -35,10 +38,7 @@ from service.models import (
     Invitation,
     Role,
 )
-from service.outbox import delivery_bodies
-from service.publication import draft_publication
 from service.web.access import ACCESS_ATTRIBUTE
-from service.workflow import accept_case, acknowledge_case, resolve_case
 from tests.casefactory import file_case
 from tests.flows import follow_up
 

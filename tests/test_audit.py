@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from service.audit import Actor, record_event, verify_chain
+from service.audit.trail import Actor, record_event, verify_chain
 from service.models import AuditEvent, AuditHead
 
 T0 = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
@@ -181,7 +181,7 @@ ODD_DETAILS = [
 
 def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
     """verify_chain formats each row itself (for speed): byte for byte the canonical JSON."""
-    from service.audit import _row_document, _stored_rows, exact_document
+    from service.audit.trail import _row_document, _stored_rows, exact_document
 
     org = world.organisation.id
     for i, details in enumerate(ODD_DETAILS):
@@ -208,7 +208,7 @@ def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
         action="test.micro",
         details="{}",
     )
-    from service.audit import chain_hash
+    from service.audit.trail import chain_hash
 
     event = AuditEvent(**fields, hash=chain_hash(head.hash, _row_document(**fields)))
     head.seq, head.hash = seq, event.hash
@@ -248,7 +248,7 @@ def test_a_time_moved_by_a_microsecond_is_caught(db, chain, tamper):
 def test_a_long_chain_is_checked_in_stretches_with_the_same_verdict(db, chain, tamper, monkeypatch):
     """A long chain is checked by several processes at once (one stretch each): the verdict,
     and the row it names, are those of the single walk."""
-    import service.audit as audit
+    import service.audit.trail as audit
 
     monkeypatch.setattr(audit, "IN_STRETCHES_FROM", 1)
     for stretches in (2, 3):

@@ -28,7 +28,7 @@ from test_sentinel import assert_no_leaks, log_haystacks
 from werkzeug.http import parse_options_header
 
 from service.models import CaseStatus
-from service.sessions import STAFF_COOKIE
+from service.people.sessions import STAFF_COOKIE
 from service.web.templating import STATUS_LABELS
 
 USER_AGENT = "HomthuBrowserTest/4.2 (SentinelAgent)"

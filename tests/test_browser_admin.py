@@ -13,8 +13,8 @@ from flask import Flask
 from live_server import chromium, serve
 from sqlalchemy import select
 
+from service.mail.outbox import delivery_bodies
 from service.models import OutboxMessage, Role
-from service.outbox import delivery_bodies
 from tests.casefactory import file_case
 
 TIMEOUT_MS = 15_000

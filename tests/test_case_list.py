@@ -7,15 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from service.auditlog import case_timeline, organisation_log
-from service.caselist import PER_PAGE, CaseFilter, Sort, list_cases, status_counts
-from service.casework import handler_case_view, open_case_with_receipt
-from service.custody import recuse_case, transfer_case
-from service.errors import AccessDenied
-from service.intake import Submission, submit_case
-from service.models import Account, Case, CaseKeyWrap, CaseKind, CaseStatus, KeyPurpose
-from service.voice import flag_retaliation
-from service.workflow import (
+from service.cases.caselist import PER_PAGE, CaseFilter, Sort, list_cases, status_counts
+from service.cases.casework import handler_case_view, open_case_with_receipt
+from service.cases.custody import recuse_case, transfer_case
+from service.cases.intake import Submission, submit_case
+from service.cases.lifecycle import (
     accept_case,
     acknowledge_case,
     assign_case,
@@ -23,6 +19,10 @@ from service.workflow import (
     resolve_case,
     set_status,
 )
+from service.cases.timeline import case_timeline, organisation_log
+from service.cases.voice import flag_retaliation
+from service.models import Account, Case, CaseKeyWrap, CaseKind, CaseStatus, KeyPurpose
+from service.platform.errors import AccessDenied
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 27)

@@ -10,8 +10,8 @@ import pytest
 import crypto
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
-from service.accounts import create_organisation
-from service.db import get_database
+from service.admin.organisations import create_organisation
+from service.platform.db import get_database
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "s" * 40

@@ -8,16 +8,14 @@ import pytest
 from sqlalchemy import func, select
 
 import crypto
-from service import keyring
-from service.accounts import create_body
-from service.casefiles import open_text
-from service.casework import (
+from service.admin.organisations import create_body
+from service.cases.casework import (
     add_note,
     handler_case_view,
     open_case_with_receipt,
     reporter_case_view,
 )
-from service.custody import (
+from service.cases.custody import (
     HeadOfUnitRefused,
     IdentityCustodyRequired,
     NoEligibleReader,
@@ -26,8 +24,13 @@ from service.custody import (
     transfer_case,
     transfer_targets,
 )
-from service.errors import InvalidSubmission, NotFound, ReadOnlyAccess
-from service.intake import Identity, Submission, submit_case
+from service.cases.intake import Identity, Submission, submit_case
+from service.cases.lifecycle import (
+    RoleNotPermitted,
+    accept_case,
+    acknowledge_case,
+    assign_case,
+)
 from service.models import (
     AuditEvent,
     BodyKind,
@@ -38,13 +41,10 @@ from service.models import (
     MessageKind,
     OutboxMessage,
 )
-from service.rules import route
-from service.workflow import (
-    RoleNotPermitted,
-    accept_case,
-    acknowledge_case,
-    assign_case,
-)
+from service.platform.errors import InvalidSubmission, NotFound, ReadOnlyAccess
+from service.rules.policy import route
+from service.sealing import keyring
+from service.sealing.casefiles import open_text
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)  # Friday 27 November 2026, 10:00 local
 LATER = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)  # Wednesday 2 December
@@ -371,7 +371,7 @@ def test_the_chair_grants_the_identity_to_a_handler_explicitly(db, world):
 
 
 def test_an_anonymous_report_has_no_identity_to_grant(db, world):
-    from service.custody import AnonymousReport
+    from service.cases.custody import AnonymousReport
 
     case = file(db, world).case
     chair = world["cd_chair"]

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from service.deadlines import add_working_days, is_working_day, working_days_between
-from service.rules import count_days
+from service.rules.calendar import add_working_days, is_working_day, working_days_between
+from service.rules.policy import count_days
 
 D = dt.date
 

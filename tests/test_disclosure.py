@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.disclosure import Mark, protect, shown_text
+from service.reporting.disclosure import Mark, protect, shown_text
 
 S, SMALL, HIDDEN = Mark.SHOWN, Mark.SMALL, Mark.HIDDEN
 

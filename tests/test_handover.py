@@ -10,9 +10,10 @@ from conftest import add_staff, domain_session, get_csrf
 from sqlalchemy import func, select
 
 import crypto
-from service import handover, invitations, keyring
-from service.casework import handler_case_view
-from service.errors import KeyUnavailable, NotFound, WrongRecoveryCode
+from service.admin import invitations
+from service.cases import handover
+from service.cases.casework import handler_case_view
+from service.mail.outbox import delivery_bodies
 from service.models import (
     Account,
     AuditEvent,
@@ -24,8 +25,9 @@ from service.models import (
     Role,
     StaffSession,
 )
-from service.outbox import delivery_bodies
-from service.sessions import STAFF_COOKIE, SessionToken
+from service.people.sessions import STAFF_COOKIE, SessionToken
+from service.platform.errors import KeyUnavailable, NotFound, WrongRecoveryCode
+from service.sealing import keyring
 from tests.casefactory import file_case, keys_of
 
 BANNER = 'data-testid="unreadable-banner"'
@@ -242,7 +244,7 @@ def test_a_deactivated_account_cannot_log_in(app, world, client):
 
 def test_an_administrator_cannot_deactivate_themselves(app, db, world):
     admin = add_staff(app, world, "admin", Role.ADMIN, None)
-    from service.errors import InvalidSubmission
+    from service.platform.errors import InvalidSubmission
 
     with pytest.raises(InvalidSubmission):
         handover.deactivate_account(db, _account(db, admin), admin.account.id)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.sessions import STAFF_COOKIE
+from service.people.sessions import STAFF_COOKIE
 from tests.conftest import csrf_from, get_csrf
 from tests.flows import file_report
 
@@ -130,8 +130,8 @@ def test_the_staff_cookie_alone_without_the_database_row_opens_nothing(app, staf
     staff = staff_client(world["cd_handler"])
     from sqlalchemy import delete
 
-    from service.db import get_database
     from service.models import StaffSession
+    from service.platform.db import get_database
 
     with get_database(app).session() as session:
         session.execute(delete(StaffSession))

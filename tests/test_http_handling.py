@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from service.intake import Identity, Submission, submit_case
+from service.cases.intake import Identity, Submission, submit_case
+from service.cases.lifecycle import set_status
 from service.models import Case, CaseKind, CaseStatus, Role
-from service.workflow import set_status
 from tests.conftest import Staff, add_staff, csrf_from, domain_session, get_csrf
 from tests.flows import file_report, follow_up
 

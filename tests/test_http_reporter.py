@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.sessions import REPORTER_COOKIE
+from service.people.sessions import REPORTER_COOKIE
 from tests.conftest import csrf_from
 from tests.flows import file_report, follow_up, open_report_form
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from service.accounts import create_body
+from service.admin.organisations import create_body
+from service.cases.lifecycle import set_status
 from service.models import BodyKind, Case, CaseStatus, Category
-from service.workflow import set_status
 from tests.conftest import csrf_from, domain_session
 from tests.flows import file_report, follow_up
 

@@ -9,16 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 import crypto
-from service import keyring
-from service.casework import (
+from service.cases.casework import (
     add_reporter_message,
     handler_case_view,
     open_case_with_receipt,
     reply_to_reporter,
     reporter_case_view,
 )
-from service.errors import InvalidSubmission, KeyUnavailable, NotFound, ReceiptRejected
-from service.intake import Identity, Submission, submit_case
+from service.cases.intake import Identity, Submission, submit_case
 from service.models import (
     Attachment,
     AuditEvent,
@@ -28,6 +26,8 @@ from service.models import (
     OutboxMessage,
     Track,
 )
+from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, ReceiptRejected
+from service.sealing import keyring
 
 NOW = dt.datetime(2026, 11, 27, 3, 15, tzinfo=dt.UTC)  # 10:15 in Khánh Hòa
 
@@ -63,7 +63,7 @@ def test_what_the_reporter_wrote_is_stored_only_as_ciphertext(db, world):
 
 
 def reporter_text(case, keys):
-    from service.casefiles import open_text
+    from service.sealing.casefiles import open_text
 
     return (
         open_text(keys.case, case.id, "title", case.title_ct),
@@ -75,7 +75,7 @@ def test_a_field_sealed_for_one_case_does_not_open_as_another_case_or_field(db, 
     first = db.get(Case, file_report(db, world).case.id)
     second = db.get(Case, file_report(db, world).case.id)
     keys = keys_for(db, world["cd_handler"], first)
-    from service.casefiles import open_text
+    from service.sealing.casefiles import open_text
 
     with pytest.raises(crypto.CryptoError):
         open_text(keys.case, second.id, "title", first.title_ct)
@@ -156,7 +156,7 @@ def test_exclusions_are_sealed_for_the_handlers_and_name_no_one_in_plaintext(db,
     excluded = world["cd_handler"].account.id
     case = db.get(Case, file_report(db, world, excluded_account_ids=frozenset({excluded})).case.id)
     keys = keys_for(db, world["cd_chair"], case)
-    from service.casefiles import open_json
+    from service.sealing.casefiles import open_json
 
     assert open_json(keys.staff, case.id, "exclusions", case.exclusions_ct) == [excluded]
 
@@ -256,8 +256,8 @@ def test_attachments_are_sealed_in_chunks_and_read_back_intact(db, world, app):
     filed = file_report(db, world, attachments=[BytesUpload("ảnh chụp.jpg", data, "image/jpeg")])
     attachment = db.scalars(select(Attachment).where(Attachment.case_id == filed.case.id)).one()
     assert attachment.chunk_count == -(-len(data) // crypto.STREAM_CHUNK_SIZE)
-    from service.casework import open_attachment_for_handler
-    from service.db import get_database
+    from service.cases.casework import open_attachment_for_handler
+    from service.platform.db import get_database
 
     staff = world["cd_handler"]
     info, chunks = open_attachment_for_handler(

@@ -16,10 +16,16 @@ import pytest
 from mailserver import Inbox, SmtpServer, free_port, point_app_at
 from sqlalchemy import select
 
-from service.clock import utcnow
-from service.mailer import DeliveryPolicy, deliver_due, failed_mail, outbox_counts, retry_failed
+from service.mail.delivery import (
+    DeliveryPolicy,
+    deliver_due,
+    failed_mail,
+    outbox_counts,
+    retry_failed,
+)
+from service.mail.outbox import enqueue_mail, enqueue_reporter_notice
 from service.models import OutboxMessage, OutboxStatus
-from service.outbox import enqueue_mail, enqueue_reporter_notice
+from service.platform.clock import utcnow
 
 smtp = mailserver.smtp  # the fixture
 
@@ -246,7 +252,7 @@ def test_an_invitation_link_is_never_readable_from_the_database(app, db, world, 
     """A link that opens an account is sealed in the outbox and erased once delivered."""
     from conftest import add_staff
 
-    from service import invitations
+    from service.admin import invitations
     from service.models import Account, Role
 
     admin = add_staff(app, world, "admin", Role.ADMIN, None)

@@ -1,4 +1,4 @@
-"""Uploaded images lose their metadata (DESIGN.md, Anonymity): service.metadata's specification.
+"""Uploaded images lose their metadata (DESIGN.md, Anonymity): service.sealing.metadata's specification.
 
 The files here are real images built byte by byte: a 16x8 grey baseline JPEG, a 2x1 PNG and a
 1x1 lossless WebP, each decodable (checked with djpeg, pngcheck and dwebp when they were
@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-import service.metadata
-from service.casework import open_attachment_for_handler
-from service.db import get_database
-from service.intake import Submission, submit_case
-from service.metadata import MetadataError, StripReport, strip_metadata
+import service.sealing.metadata
+from service.cases.casework import open_attachment_for_handler
+from service.cases.intake import Submission, submit_case
 from service.models import Attachment, CaseKind
+from service.platform.db import get_database
+from service.sealing.metadata import MetadataError, StripReport, strip_metadata
 from service.web.uploads import EncryptedSpool, SpooledUpload
 
 PROPERTY = settings(max_examples=100, deadline=None)
@@ -661,7 +661,7 @@ def test_a_bug_in_the_stripper_keeps_the_file_as_it_came(monkeypatch):
     def broken(code: int, body: bytes) -> str | None:
         raise IndexError("a bug")
 
-    monkeypatch.setattr(service.metadata, "_jpeg_kind", broken)
+    monkeypatch.setattr(service.sealing.metadata, "_jpeg_kind", broken)
     report = StripReport()
     assert strip(RICH_JPEG, report=report) == RICH_JPEG
     assert report.problem == "stripper failed: IndexError"

@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from service.db import make_engine
-from service.migrate import alembic_config, upgrade_database
 from service.models import Base
+from service.platform.db import make_engine
+from service.platform.migrate import alembic_config, upgrade_database
 
 
 def test_the_migrated_schema_matches_the_models(database_url):

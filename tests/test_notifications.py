@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select, update
 from test_sentinel import Scenario, database_haystacks, find_leaks, mail_haystacks
 
-from service.casework import add_reporter_message, open_case_with_receipt, reply_to_reporter
-from service.clock import LOCAL_TZ, local_today, utcnow
-from service.db import get_database
-from service.intake import Submission, submit_case
-from service.mailer import deliver_due
+from service.cases.casework import add_reporter_message, open_case_with_receipt, reply_to_reporter
+from service.cases.intake import Submission, submit_case
+from service.cases.lifecycle import assign_case, resolve_case
+from service.mail.delivery import deliver_due
+from service.mail.reminders import send_daily_digests
 from service.models import Account, Case, CaseKind, MailRun, MessageKind, OutboxMessage
-from service.reminders import send_daily_digests
-from service.summaries import last_month, send_monthly_summary
-from service.workflow import assign_case, resolve_case
+from service.platform.clock import LOCAL_TZ, local_today, utcnow
+from service.platform.db import get_database
+from service.reporting.summaries import last_month, send_monthly_summary
 from tests.flows import file_report, open_report_form
 
 smtp = mailserver.smtp  # the fixture
@@ -120,7 +120,7 @@ def test_the_address_is_sealed_and_each_reply_question_and_decision_sends_a_noti
     assert all(row.recipient == "reporter" and row.recipient_sealed for row in notices)
     assert not find_leaks(database_haystacks(engine), {"address": NOTIFY})
 
-    from service.workflow import accept_case, acknowledge_case
+    from service.cases.lifecycle import accept_case, acknowledge_case
 
     acknowledge_case(db, handler.account, case.id)
     accept_case(db, handler.account, case.id)

@@ -12,9 +12,8 @@ from conftest import add_staff, domain_session
 from docx import Document
 from sqlalchemy import func, select
 
-from service.audit import Actor
-from service.clock import LOCAL_TZ
-from service.db import get_database
+from service.audit.trail import Actor
+from service.mail.outbox import enqueue_mail
 from service.models import (
     AuditEvent,
     MailRun,
@@ -22,8 +21,14 @@ from service.models import (
     OutboxMessage,
     Role,
 )
-from service.outbox import enqueue_mail
-from service.reports import due_reminders, export_report, report_period, send_report_reminders
+from service.platform.clock import LOCAL_TZ
+from service.platform.db import get_database
+from service.reporting.reports import (
+    due_reminders,
+    export_report,
+    report_period,
+    send_report_reminders,
+)
 
 D = dt.date
 

@@ -11,11 +11,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from test_sentinel import database_haystacks, file_haystacks, find_leaks
 
-from service import retention
-from service.casework import handler_case_view, reply_to_reporter
-from service.clock import local_today
-from service.db import get_database
-from service.errors import NotFound
+from service.cases import retention
+from service.cases.casework import handler_case_view, reply_to_reporter
+from service.cases.publication import draft_publication
 from service.models import (
     Account,
     Attachment,
@@ -29,7 +27,9 @@ from service.models import (
     RetentionPeriod,
     Role,
 )
-from service.publication import draft_publication
+from service.platform.clock import local_today
+from service.platform.db import get_database
+from service.platform.errors import NotFound
 from tests.casefactory import file_case
 
 # What summaries and reports count, per body, kind, status and month: computed with SQL.

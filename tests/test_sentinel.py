@@ -41,9 +41,9 @@ from sqlalchemy import DateTime, Engine, MetaData, inspect, select, text
 from sqlalchemy.engine import make_url
 
 import crypto
-from service.clock import utcnow
-from service.db import get_database
 from service.models import CaseKind
+from service.platform.clock import utcnow
+from service.platform.db import get_database
 from service.web.forms import KIND_LABELS
 
 # --- the reusable scan -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from test_sentinel import (
     outbox_haystacks,
 )
 
-from service.db import get_database
+from service.platform.db import get_database
 from tests.conftest import csrf_from, get_csrf
 
 CASE_LINK = re.compile(r'href="/board/cases/([0-9a-f]{32})"')

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from service.models import ReporterSession, StaffSession
-from service.sessions import (
+from service.people.sessions import (
     ReporterAccess,
     SessionToken,
     StaffSessionPolicy,

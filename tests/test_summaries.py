@@ -12,12 +12,12 @@ from casemaker import add_summary_recipients, make_case
 from sqlalchemy import func, select
 
 import crypto
-from service.accounts import create_organisation
-from service.audit import verify_chain
-from service.clock import LOCAL_TZ
-from service.mailer import deliver_due
+from service.admin.organisations import create_organisation
+from service.audit.trail import verify_chain
+from service.mail.delivery import deliver_due
 from service.models import AuditEvent, MailRun, OutboxMessage, SummaryRecipient
-from service.summaries import (
+from service.platform.clock import LOCAL_TZ
+from service.reporting.summaries import (
     build_table,
     last_month,
     month_period,

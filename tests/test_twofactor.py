@@ -12,13 +12,13 @@ from conftest import add_staff, csrf_from, domain_session, get_csrf, log_in
 from sqlalchemy import select
 
 import crypto
-from service import accounts, twofactor
-from service.accounts import lock_after
-from service.errors import LoginFailed
+from service.mail.outbox import delivery_bodies
 from service.models import Account, AuditEvent, Invitation, OutboxMessage, Role, StaffSession
-from service.outbox import delivery_bodies
-from service.passwords import password_problems
-from service.sessions import STAFF_COOKIE, StaffSessionPolicy
+from service.people import accounts, twofactor
+from service.people.accounts import lock_after
+from service.people.passwords import password_problems
+from service.people.sessions import STAFF_COOKIE, StaffSessionPolicy
+from service.platform.errors import LoginFailed
 
 POLICY = StaffSessionPolicy(idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=8))
 STRONG = "một câu mật khẩu đủ dài"

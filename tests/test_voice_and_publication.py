@@ -7,9 +7,33 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from service.casework import open_case_with_receipt, reporter_case_view
-from service.clock import start_of_local_day
-from service.intake import Submission, submit_case
+from service.cases.casework import open_case_with_receipt, reporter_case_view
+from service.cases.intake import Submission, submit_case
+from service.cases.lifecycle import (
+    RoleNotPermitted,
+    TransitionRefused,
+    accept_case,
+    acknowledge_case,
+    close_case,
+    decline_case,
+    resolve_case,
+)
+from service.cases.publication import (
+    DraftChanged,
+    NotYetPublishable,
+    StillRequired,
+    approve_publication,
+    draft_publication,
+    published_results,
+    withdraw_publication,
+)
+from service.cases.voice import (
+    ReopenWindowClosed,
+    ask_to_reopen,
+    flag_retaliation,
+    rate_outcome,
+    voice_for,
+)
 from service.models import (
     AuditEvent,
     CaseKind,
@@ -19,31 +43,7 @@ from service.models import (
     Publication,
     PublicationStatus,
 )
-from service.publication import (
-    DraftChanged,
-    NotYetPublishable,
-    StillRequired,
-    approve_publication,
-    draft_publication,
-    published_results,
-    withdraw_publication,
-)
-from service.voice import (
-    ReopenWindowClosed,
-    ask_to_reopen,
-    flag_retaliation,
-    rate_outcome,
-    voice_for,
-)
-from service.workflow import (
-    RoleNotPermitted,
-    TransitionRefused,
-    accept_case,
-    acknowledge_case,
-    close_case,
-    decline_case,
-    resolve_case,
-)
+from service.platform.clock import start_of_local_day
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -91,7 +91,7 @@ def test_the_outcome_can_be_rated_only_once_it_is_decided_and_only_once(db, worl
 
 @pytest.mark.parametrize("rating", [0, 6, -1])
 def test_a_rating_outside_one_to_five_is_refused(db, world, filed, access, rating):
-    from service.errors import InvalidSubmission
+    from service.platform.errors import InvalidSubmission
 
     resolve(db, world, filed.case)
     with pytest.raises(InvalidSubmission):

@@ -8,19 +8,9 @@ import itertools
 import pytest
 from sqlalchemy import func, select, update
 
-from service.casework import handler_case_view, open_case_with_receipt, reporter_case_view
-from service.errors import InvalidSubmission, NotFound
-from service.intake import Identity, Submission, submit_case
-from service.models import (
-    AuditEvent,
-    Case,
-    CaseKind,
-    CaseStatus,
-    MessageKind,
-    OutboxMessage,
-    Role,
-)
-from service.workflow import (
+from service.cases.casework import handler_case_view, open_case_with_receipt, reporter_case_view
+from service.cases.intake import Identity, Submission, submit_case
+from service.cases.lifecycle import (
     TRANSITIONS,
     Action,
     ExtensionRefused,
@@ -37,6 +27,16 @@ from service.workflow import (
     reopen_case,
     resolve_case,
 )
+from service.models import (
+    AuditEvent,
+    Case,
+    CaseKind,
+    CaseStatus,
+    MessageKind,
+    OutboxMessage,
+    Role,
+)
+from service.platform.errors import InvalidSubmission, NotFound
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 S = CaseStatus
@@ -328,7 +328,7 @@ def test_transitions_write_status_event_and_mail_in_one_transaction(db, world, m
     """If the audit append fails, the status does not change either."""
     chair, handler = world["ttnd_chair"], world["ttnd_handler"]
     case = file(db, world).case
-    import service.workflow as workflow
+    import service.cases.lifecycle as workflow
 
     def failing(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -346,7 +346,7 @@ def test_roles_of_the_design_are_the_roles_of_the_accounts():
 
 
 def test_an_administrator_cannot_move_a_case(db, world):
-    from service.accounts import create_account
+    from service.people.accounts import create_account
 
     admin = create_account(
         db,

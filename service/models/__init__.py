@@ -1,8 +1,8 @@
 """Every table of the application. Alembic's autogenerate compares migrations to this metadata."""
 
-from .audit import AuditEvent, AuditHead
-from .base import Base
-from .cases import (
+from service.models.audit import AuditEvent, AuditHead
+from service.models.base import Base
+from service.models.cases import (
     NAMED_ONLY_KINDS,
     OPEN_STATUSES,
     Attachment,
@@ -19,10 +19,10 @@ from .cases import (
     ReferenceCounter,
     Track,
 )
-from .org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
-from .outbox import MailRun, OutboxMessage, OutboxStatus
-from .publication import Publication, PublicationStatus
-from .rules import (
+from service.models.org import Account, Body, BodyKind, Organisation, Role, SummaryRecipient
+from service.models.outbox import MailRun, OutboxMessage, OutboxStatus
+from service.models.publication import Publication, PublicationStatus
+from service.models.rules import (
     Category,
     ClockStart,
     DayUnit,
@@ -31,8 +31,8 @@ from .rules import (
     RetentionPeriod,
     RoutingRule,
 )
-from .sessions import ReporterSession, StaffSession
-from .staff import Invitation, InvitationPurpose, RecoveryCode
+from service.models.sessions import ReporterSession, StaffSession
+from service.models.staff import Invitation, InvitationPurpose, RecoveryCode
 
 __all__ = [
     "NAMED_ONLY_KINDS",

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime
+from service.models.base import Base, UTCDateTime
 
 
 class BodyKind(enum.StrEnum):

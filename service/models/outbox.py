@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime
+from service.models.base import Base, UTCDateTime
 
 
 class OutboxStatus(enum.StrEnum):

@@ -15,8 +15,8 @@ import enum
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base
-from .org import Body
+from service.models.base import Base
+from service.models.org import Body
 
 
 class PublicationStatus(enum.StrEnum):

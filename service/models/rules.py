@@ -7,8 +7,8 @@ import enum
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base
-from .org import Body
+from service.models.base import Base
+from service.models.org import Body
 
 
 class Category(Base):

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime
+from service.models.base import Base, UTCDateTime
 
 
 class StaffSession(Base):

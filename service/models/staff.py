@@ -8,8 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime
-from .org import Account, Body
+from service.models.base import Base, UTCDateTime
+from service.models.org import Account, Body
 
 
 class InvitationPurpose(enum.StrEnum):

@@ -16,9 +16,8 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import UserMixin, current_user
 
-from ..db import get_db
-from ..models import Account, Role
-from ..sessions import (
+from service.models import Account, Role
+from service.people.sessions import (
     ENROL,
     FULL,
     REPORTER_COOKIE,
@@ -29,6 +28,7 @@ from ..sessions import (
     load_reporter_session,
     load_staff_session,
 )
+from service.platform.db import get_db
 
 ACCESS_ATTRIBUTE = "homthu_access"
 STAGES_ATTRIBUTE = "homthu_stages"
@@ -112,7 +112,7 @@ def staff_required(
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            from ..extensions import login_manager
+            from service.platform.extensions import login_manager
 
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()

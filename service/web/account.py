@@ -17,17 +17,18 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import invitations, twofactor
-from ..accounts import change_password, confirm_enrolment, pending_totp_secret
-from ..db import get_db
-from ..errors import CodeRejected, InvalidSubmission
-from ..handover import colleagues, grant_access, unreadable_cases
-from ..models import Role
-from ..sessions import ENROL, FULL, STAFF_COOKIE
-from .access import StaffUser, home_url, public, staff_required, staff_session_policy
-from .common import current_organisation, no_store, set_session_cookie
-from .forms import ChangePasswordForm, CodeForm, NewPasswordForm, PostOnlyForm
-from .qr import qr_data_uri
+from service.admin import invitations
+from service.cases.handover import colleagues, grant_access, unreadable_cases
+from service.models import Role
+from service.people import twofactor
+from service.people.accounts import change_password, confirm_enrolment, pending_totp_secret
+from service.people.sessions import ENROL, FULL, STAFF_COOKIE
+from service.platform.db import get_db
+from service.platform.errors import CodeRejected, InvalidSubmission
+from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
+from service.web.common import current_organisation, no_store, set_session_cookie
+from service.web.forms import ChangePasswordForm, CodeForm, NewPasswordForm, PostOnlyForm
+from service.web.qr import qr_data_uri
 
 bp = Blueprint("account", __name__, url_prefix="/board")
 

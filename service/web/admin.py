@@ -21,15 +21,16 @@ from flask import (
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from .. import admin as domain
-from .. import invitations, retention
-from ..audit import Actor
-from ..clock import local_today, utcnow
-from ..db import get_db
-from ..handover import deactivate_account, unreadable_cases
-from ..models import Role
-from .access import StaffUser, staff_required
-from .admin_forms import (
+from service.admin import invitations
+from service.admin import settings as domain
+from service.audit.trail import Actor
+from service.cases import retention
+from service.cases.handover import deactivate_account, unreadable_cases
+from service.models import Role
+from service.platform.clock import local_today, utcnow
+from service.platform.db import get_db
+from service.web.access import StaffUser, staff_required
+from service.web.admin_forms import (
     ANY,
     RECIPIENT_LABELS,
     ROLE_LABELS,
@@ -43,9 +44,9 @@ from .admin_forms import (
     RetentionForm,
     RoutingForm,
 )
-from .common import current_organisation, no_store, report_response
-from .forms import PostOnlyForm
-from .templating import STATUS_LABELS
+from service.web.common import current_organisation, no_store, report_response
+from service.web.forms import PostOnlyForm
+from service.web.templating import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = Role.ADMIN
@@ -77,7 +78,7 @@ def _button_pressed() -> bool:
 @bp.get("/")
 @staff_required(ADMIN)
 def index(user: StaffUser):
-    from ..mailer import failed_mail, outbox_counts
+    from service.mail.delivery import failed_mail, outbox_counts
 
     organisation = current_organisation()
     db = get_db()
@@ -95,7 +96,7 @@ def index(user: StaffUser):
 @bp.get("/reports")
 @staff_required(ADMIN)
 def reports(user: StaffUser):
-    from ..reports import FORMATS, recent_periods
+    from service.reporting.reports import FORMATS, recent_periods
 
     periods = recent_periods(local_today())
     return render_template("admin/reports.html", periods=periods, formats=FORMATS)
@@ -105,7 +106,7 @@ def reports(user: StaffUser):
 @staff_required(ADMIN)
 def report_download(user: StaffUser, period: str, fmt: str):
     """The whole unit's report of a period, as DOCX or CSV (audited)."""
-    from ..reports import export_report
+    from service.reporting.reports import export_report
 
     report = export_report(
         get_db(), current_organisation(), period, fmt, actor=Actor.staff(user.account)

@@ -7,8 +7,8 @@ from wtforms import EmailField, IntegerField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from ..models import CaseKind, DayUnit, Role
-from .forms import KIND_LABELS, SecureForm
+from service.models import CaseKind, DayUnit, Role
+from service.web.forms import KIND_LABELS, SecureForm
 
 ROLE_LABELS = {
     Role.HANDLER: _l("Handler"),

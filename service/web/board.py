@@ -29,21 +29,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 import crypto
-
-from ..accounts import log_in, log_out
-from ..audit import Actor
-from ..auditlog import organisation_log
-from ..caselist import CaseFilter, Sort, list_cases
-from ..casework import add_note, open_attachment_for_handler, reply_to_reporter
-from ..clock import local_today
-from ..custody import grant_identity, recuse_case, transfer_case
-from ..db import get_database, get_db
-from ..errors import LoginFailed
-from ..handling import case_page
-from ..models import CaseStatus, MessageKind, Role
-from ..publication import approve_publication, draft_publication, withdraw_publication
-from ..sessions import ENROL, FULL, STAFF_COOKIE
-from ..workflow import (
+from service.audit.trail import Actor
+from service.cases.caselist import CaseFilter, Sort, list_cases
+from service.cases.casework import add_note, open_attachment_for_handler, reply_to_reporter
+from service.cases.custody import grant_identity, recuse_case, transfer_case
+from service.cases.handling import case_page
+from service.cases.lifecycle import (
     Action,
     accept_case,
     acknowledge_case,
@@ -54,9 +45,17 @@ from ..workflow import (
     reopen_case,
     resolve_case,
 )
-from .access import StaffUser, home_url, public, staff_required, staff_session_policy
-from .common import current_organisation, report_response, safe_next, set_session_cookie
-from .forms import (
+from service.cases.publication import approve_publication, draft_publication, withdraw_publication
+from service.cases.timeline import organisation_log
+from service.models import CaseStatus, MessageKind, Role
+from service.people.accounts import log_in, log_out
+from service.people.sessions import ENROL, FULL, STAFF_COOKIE
+from service.platform.clock import local_today
+from service.platform.db import get_database, get_db
+from service.platform.errors import LoginFailed
+from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
+from service.web.common import current_organisation, report_response, safe_next, set_session_cookie
+from service.web.forms import (
     STATUS_FILTERS,
     ApproveForm,
     AssignForm,
@@ -73,7 +72,7 @@ from .forms import (
     ReplyForm,
     TransferForm,
 )
-from .templating import ACTION_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
+from service.web.templating import ACTION_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
@@ -479,7 +478,7 @@ def _guarded(chunks):
 @bp.get("/reports")
 @staff_required(Role.CHAIR)
 def reports(user: StaffUser):
-    from ..reports import FORMATS, recent_periods
+    from service.reporting.reports import FORMATS, recent_periods
 
     return render_template(
         "board/reports.html", periods=recent_periods(local_today()), formats=FORMATS
@@ -490,7 +489,7 @@ def reports(user: StaffUser):
 @staff_required(Role.CHAIR)
 def report_download(user: StaffUser, period: str, fmt: str):
     """The chair's body's report of a period, as DOCX or CSV (audited)."""
-    from ..reports import export_report
+    from service.reporting.reports import export_report
 
     report = export_report(
         get_db(),

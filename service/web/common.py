@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, abort, current_app, g, request
 from sqlalchemy import select
 
-from ..db import get_db
-from ..models import Organisation
+from service.models import Organisation
+from service.platform.db import get_db
 
 LANG_COOKIE = "homthu_lang"
 LOCALES = ("vi", "en")

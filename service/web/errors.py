@@ -10,10 +10,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import DomainError
-from ..sessions import DEACTIVATED, PASSWORD_CHANGED, PASSWORD_RESET
-from .access import ReporterSessionEnded
-from .forms import LoginForm, ReceiptForm
+from service.people.sessions import DEACTIVATED, PASSWORD_CHANGED, PASSWORD_RESET
+from service.platform.errors import DomainError
+from service.web.access import ReporterSessionEnded
+from service.web.forms import LoginForm, ReceiptForm
 
 MESSAGES = {
     400: (_l("Something in the request was not right."), _l("Go back and try again.")),

@@ -32,7 +32,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import NAMED_ONLY_KINDS, CaseKind, CaseStatus
+from service.models import NAMED_ONLY_KINDS, CaseKind, CaseStatus
 
 # WTForms' own messages, so extraction puts them in our catalogs (WTForms has no Vietnamese).
 _WTFORMS_MESSAGES = (
@@ -305,7 +305,7 @@ class NewPasswordForm(SecureForm):
         return self
 
     def validate_password(self, field) -> None:
-        from ..passwords import password_problems
+        from service.people.passwords import password_problems
 
         problems = password_problems(
             field.data or "", email=self.person[0], display_name=self.person[1]

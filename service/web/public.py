@@ -26,12 +26,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 import crypto
-
-from ..casework import add_reporter_message, open_case_with_receipt, reporter_case_view
-from ..clock import local_today
-from ..db import get_db
-from ..errors import ReceiptRejected
-from ..intake import (
+from service.cases.casework import add_reporter_message, open_case_with_receipt, reporter_case_view
+from service.cases.intake import (
     Identity,
     PendingReceipt,
     Submission,
@@ -39,19 +35,28 @@ from ..intake import (
     handlers_of,
     submit_case,
 )
-from ..models import BodyKind, CaseKind
-from ..publication import published_results
-from ..rules import active_categories
-from ..sessions import (
+from service.cases.publication import published_results
+from service.cases.voice import ask_to_reopen, flag_retaliation, rate_outcome, voice_for
+from service.models import BodyKind, CaseKind
+from service.people.sessions import (
     REPORTER_COOKIE,
     ReporterAccess,
     create_reporter_session,
     end_reporter_session,
 )
-from ..voice import ask_to_reopen, flag_retaliation, rate_outcome, voice_for
-from .access import public, reporter_idle, reporter_required
-from .common import LANG_COOKIE, LOCALES, current_organisation, safe_next, set_session_cookie
-from .forms import (
+from service.platform.clock import local_today
+from service.platform.db import get_db
+from service.platform.errors import ReceiptRejected
+from service.rules.policy import active_categories
+from service.web.access import public, reporter_idle, reporter_required
+from service.web.common import (
+    LANG_COOKIE,
+    LOCALES,
+    current_organisation,
+    safe_next,
+    set_session_cookie,
+)
+from service.web.forms import (
     AUTO_BODY,
     IDENTITY_CHOICES,
     KIND_HINTS,
@@ -67,7 +72,7 @@ from .forms import (
     choice_label,
     chosen_files,
 )
-from .uploads import SpooledUpload
+from service.web.uploads import SpooledUpload
 
 bp = Blueprint("public", __name__)
 

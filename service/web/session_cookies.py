@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
-from ..logs import STAFF_PREFIXES
+from service.platform.logs import STAFF_PREFIXES
 
 PUBLIC_SESSION_COOKIE = "homthu_public"
 STAFF_SESSION_COOKIE = "homthu_staff_form"

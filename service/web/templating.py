@@ -8,10 +8,10 @@ from flask import Flask, g
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
-from ..clock import local_today
-from ..models import CaseStatus, DeadlineStage, Priority, Track
-from ..workflow import Action
-from .forms import KIND_LABELS
+from service.cases.lifecycle import Action
+from service.models import CaseStatus, DeadlineStage, Priority, Track
+from service.platform.clock import local_today
+from service.web.forms import KIND_LABELS
 
 __all__ = ["ACTION_LABELS", "EVENT_LABELS", "KIND_LABELS", "STATUS_LABELS", "TRACK_LABELS"]
 

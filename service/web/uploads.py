@@ -17,8 +17,7 @@ from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import crypto
-
-from ..metadata import StripReport, strip_metadata
+from service.sealing.metadata import StripReport, strip_metadata
 
 _SPOOL_AD = b"homthu upload spool v1"
 

@@ -1,0 +1,378 @@
+"""Filing a report: encrypt on arrival, route, wrap the keys, issue the receipt.
+
+`submit_case` is the one domain operation behind the reporter's form. It performs the single
+slow Argon2id derivation of the new receipt before touching the database, then writes the case,
+its key wraps, its attachments, its audit event and its notifications in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+import crypto
+from service.audit.trail import Actor, record_event
+from service.cases.casework import NOTIFY_EMAIL_FIELD
+from service.mail.outbox import RenderedMail, enqueue_rendered, render_mail
+from service.models import (
+    NAMED_ONLY_KINDS,
+    Account,
+    Author,
+    Body,
+    Case,
+    CaseKeyWrap,
+    CaseKind,
+    CaseStatus,
+    Category,
+    KeyPurpose,
+    Organisation,
+    Priority,
+    ReferenceCounter,
+    Role,
+    Track,
+)
+from service.platform.clock import local_today, utcnow
+from service.platform.errors import InvalidSubmission
+from service.rules.policy import eligible_bodies, route, schedule
+from service.sealing import keyring
+from service.sealing.casefiles import Upload, seal_json, seal_text, store_attachment
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A named reporter's identity and contact, sealed under the case's IDENTITY key."""
+
+    name: str
+    department: str
+    contact: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "department": self.department, "contact": self.contact}
+
+
+@dataclass(frozen=True)
+class Submission:
+    kind: CaseKind
+    title: str
+    text: str
+    body_id: int | None = None  # None: let the system choose
+    category_id: int | None = None
+    concerns_head_of_unit: bool = False
+    identity: Identity | None = None  # None: anonymous
+    excluded_account_ids: frozenset[int] = frozenset()
+    attachments: Sequence[Upload] = field(default_factory=tuple)
+    # Optional: where to send a content-free "there is a reply" notice (sealed, never plain).
+    notify_email: str | None = None
+
+
+@dataclass(frozen=True)
+class FiledCase:
+    """What the reporter is shown once: the receipt exists nowhere else."""
+
+    case: Case
+    receipt: str
+    # The body the reporter (or the routing table) chose, when everyone there was excluded
+    # and another body received the case instead: the receipt page says so.
+    rerouted_from: Body | None = None
+
+
+def active_bodies(
+    db: Session, organisation: Organisation, *, concerns_head_of_unit: bool = False
+) -> list[Body]:
+    return eligible_bodies(db, organisation, concerns_head_of_unit=concerns_head_of_unit)
+
+
+def handlers_of(db: Session, organisation: Organisation) -> list[Account]:
+    """Every active handler and chair: the people a reporter may exclude."""
+    return list(
+        db.scalars(
+            select(Account)
+            .where(
+                Account.organisation_id == organisation.id,
+                Account.active.is_(True),
+                Account.role.in_([Role.HANDLER, Role.CHAIR]),
+            )
+            .order_by(Account.body_id, Account.display_name)
+        )
+    )
+
+
+def choose_body(db: Session, organisation: Organisation, submission: Submission) -> Body:
+    """The reporter's choice if it is allowed, else the routing table's."""
+    if submission.body_id is None:
+        return route(
+            db,
+            organisation,
+            submission.kind,
+            submission.category_id,
+            concerns_head_of_unit=submission.concerns_head_of_unit,
+        )
+    allowed = active_bodies(
+        db, organisation, concerns_head_of_unit=submission.concerns_head_of_unit
+    )
+    for body in allowed:
+        if body.id == submission.body_id:
+            return body
+    raise InvalidSubmission()
+
+
+def _validate_category(db: Session, organisation: Organisation, submission: Submission) -> None:
+    if submission.category_id is None:
+        return
+    category = db.get(Category, submission.category_id)
+    if category is None or category.organisation_id != organisation.id or not category.active:
+        raise InvalidSubmission()
+
+
+def _validate_exclusions(db: Session, organisation: Organisation, submission: Submission) -> None:
+    """A reporter may exclude only people who handle cases in this organisation."""
+    known = {account.id for account in handlers_of(db, organisation)}
+    if not submission.excluded_account_ids <= known:
+        raise InvalidSubmission()
+
+
+def next_reference(db: Session, body: Body, year: int) -> str:
+    """Allocate the body's next number for `year`: one atomic upsert, safe under concurrency."""
+    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(ReferenceCounter).values(body_id=body.id, year=year, last=1)
+    number = db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ReferenceCounter.body_id, ReferenceCounter.year],
+            set_={"last": ReferenceCounter.last + 1},
+        ).returning(ReferenceCounter.last)
+    ).scalar_one()
+    return f"{body.code}-{year}-{number:04d}"
+
+
+def _readers(db: Session, body: Body, excluded: frozenset[int]) -> list[Account]:
+    """The accounts of `body` that may read the case: every active handler not excluded."""
+    return [
+        account
+        for account in db.scalars(
+            select(Account).where(
+                Account.body_id == body.id,
+                Account.active.is_(True),
+                Account.role.in_([Role.HANDLER, Role.CHAIR]),
+            )
+        )
+        if account.id not in excluded
+    ]
+
+
+class PendingReceipt:
+    """A new receipt whose one Argon2id derivation is already running on a worker thread.
+
+    The derivation is the whole cost of a filing, and Argon2id releases the GIL: started as
+    soon as a filing arrives, it runs while the form is validated and the case is routed,
+    sealed and wrapped. If the filing is refused, the derivation finishes and is forgotten.
+
+    Pass the application's executor (`app.extensions["homthu.receipts"]`): its few long-lived
+    threads keep their 19 MiB of Argon2id memory mapped and warm, where a new thread would take
+    thousands of page faults first, and they bound how many derivations a process runs at once.
+    Without one, a thread is started for this receipt alone.
+    """
+
+    def __init__(self, organisation: Organisation, executor: Executor | None = None) -> None:
+        self.receipt = crypto.new_receipt()
+        salt, profile = (
+            organisation.receipt_salt,
+            crypto.KdfProfile.decode(organisation.receipt_kdf),
+        )
+        running = threading.Event()
+
+        def derive() -> crypto.ReporterKeys:
+            running.set()
+            return crypto.derive_reporter_keys(self.receipt, salt, profile)
+
+        one_off = None
+        if executor is None:
+            executor = one_off = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt")
+        self._keys = executor.submit(derive)
+        if one_off is not None:
+            one_off.shutdown(wait=False)  # its thread ends with the derivation
+        # Let the worker take the GIL and reach Argon2id (which releases it) before this thread
+        # goes on: otherwise it would wait out the interpreter's 5 ms switch interval first.
+        running.wait()
+
+    def keys(self) -> crypto.ReporterKeys:
+        return self._keys.result()
+
+
+@dataclass
+class _Prepared:
+    """Everything about a new case that does not depend on the receipt's derivation."""
+
+    case: Case
+    keys: keyring.CaseKeys
+    body: Body
+    readers: list[Account]
+    wraps: list[CaseKeyWrap]
+    mail: RenderedMail
+    rerouted_from: Body | None = None
+
+
+def submit_case(
+    db: Session,
+    organisation: Organisation,
+    submission: Submission,
+    now: dt.datetime | None = None,
+    pending: PendingReceipt | None = None,
+) -> FiledCase:
+    """File a report; return the case and its receipt (shown to the reporter once).
+
+    While the receipt's derivation runs (see PendingReceipt; pass one started earlier to
+    overlap more), this validates, routes, seals, wraps and writes the case, its files and
+    its mail and its audit event; only the lookup id and the reporter's wrap wait for it. All of
+    it is one transaction: nothing is committed before the receipt's keys are in place.
+    """
+    now = now or utcnow()
+    pending = pending or PendingReceipt(organisation)
+    prepared = _prepare(db, organisation, submission, now)
+    case = prepared.case
+    case.reference = next_reference(db, prepared.body, case.received_on.year)
+    # Stand-ins until the derivation ends, so the case, its wraps, files and mail can be
+    # written meanwhile; both are replaced below, before anything is committed.
+    case.lookup_id = secrets.token_bytes(32)
+    case.reporter_public_key = bytes(32)
+    db.add(case)
+    db.add_all(prepared.wraps)
+    db.flush()  # the wraps and file chunks refer to the case
+    for position, upload in enumerate(submission.attachments):
+        store_attachment(
+            db,
+            case_id=case.id,
+            case_key=prepared.keys.case,
+            upload=upload,
+            author=Author.REPORTER,
+            position=position,
+            uploaded_on=case.received_on,
+        )
+    for account in prepared.readers:
+        enqueue_rendered(
+            db,
+            organisation_id=organisation.id,
+            recipient=account.email,
+            mail=prepared.mail,
+            now=now,
+            reporter_action=True,
+        )
+    record_event(
+        db,
+        organisation_id=organisation.id,
+        action="case.submitted",
+        actor=Actor.reporter(),
+        case_id=case.id,
+        details={"reference": case.reference, "attachments": len(submission.attachments)},
+        now=now,
+    )
+    db.flush()
+
+    reporter = pending.keys()
+    case.lookup_id = reporter.lookup_id
+    case.reporter_public_key = reporter.public_key
+    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
+    db.commit()
+    return FiledCase(case, pending.receipt, prepared.rerouted_from)
+
+
+def _prepare(
+    db: Session, organisation: Organisation, submission: Submission, now: dt.datetime
+) -> _Prepared:
+    """Validate, route, seal and wrap: the work that overlaps the receipt's derivation.
+
+    Nothing is added to the session here, so no query can flush a half-built case.
+    """
+    body, readers, rerouted_from = receiving_body(db, organisation, submission)
+    _validate_category(db, organisation, submission)
+    _validate_exclusions(db, organisation, submission)
+    today = local_today(now)
+    case_id = secrets.token_hex(16)
+    anonymous = submission.identity is None
+    keys = keyring.CaseKeys.generate(with_identity=not anonymous)
+    case = Case(
+        id=case_id,
+        organisation_id=organisation.id,
+        body_id=body.id,
+        kind=submission.kind,
+        category_id=submission.category_id,
+        concerns_head_of_unit=submission.concerns_head_of_unit,
+        status=CaseStatus.NEW,
+        track=Track.INFORMATION
+        if anonymous and submission.kind in NAMED_ONLY_KINDS
+        else Track.FORMAL,
+        anonymous=anonymous,
+        received_on=today,
+        reporter_kdf=organisation.receipt_kdf,
+        title_ct=seal_text(keys.case, case_id, "title", submission.title),
+        text_ct=seal_text(keys.case, case_id, "text", submission.text),
+        identity_ct=None
+        if anonymous
+        else seal_json(keys.identity, case_id, "identity", submission.identity.as_dict()),
+        exclusions_ct=seal_json(
+            keys.staff, case_id, "exclusions", sorted(submission.excluded_account_ids)
+        ),
+        priority=Priority.NORMAL,
+        transfer_count=0,
+        reopen_count=0,
+        extensions=0,
+    )
+    if submission.notify_email:
+        case.notify_email_ct = seal_text(
+            keys.case, case_id, NOTIFY_EMAIL_FIELD, submission.notify_email
+        )
+    schedule(db, case)
+    return _Prepared(
+        case=case,
+        keys=keys,
+        body=body,
+        readers=readers,
+        wraps=_staff_wraps(case, keys, readers, body),
+        mail=render_mail("new_case", {"organisation": organisation}),
+        rerouted_from=rerouted_from,
+    )
+
+
+def _staff_wraps(
+    case: Case, keys: keyring.CaseKeys, readers: list[Account], body: Body
+) -> list[CaseKeyWrap]:
+    """Handlers get the case and staff keys; chairs also the identity key (custody)."""
+    wraps = []
+    for account in readers:
+        purposes = (KeyPurpose.CASE, KeyPurpose.STAFF)
+        if account.is_chair:
+            purposes += (KeyPurpose.IDENTITY,)
+        wraps += keyring.wraps_for_account(case.id, keys, account, purposes, case=case)
+    return wraps + keyring.wraps_for_recovery(case.id, keys, body)
+
+
+def receiving_body(
+    db: Session, organisation: Organisation, submission: Submission
+) -> tuple[Body, list[Account], Body | None]:
+    """The body that receives the case, its readers, and the body chosen first if that changed.
+
+    If the reporter excluded every handler of the chosen body, the next eligible body with a
+    handler left receives the case instead (never the head of unit for a case about them).
+    """
+    body = choose_body(db, organisation, submission)
+    excluded = submission.excluded_account_ids
+    readers = _readers(db, body, excluded)
+    if readers or not excluded or not _readers(db, body, frozenset()):
+        return body, readers, None
+    for other in active_bodies(
+        db, organisation, concerns_head_of_unit=submission.concerns_head_of_unit
+    ):
+        if other.id != body.id and (other_readers := _readers(db, other, excluded)):
+            return other, other_readers, body
+    raise InvalidSubmission(
+        _l("You have excluded everyone who could receive this report. Untick at least one person.")
+    )
