@@ -27,6 +27,7 @@ from service.models import Body, Organisation, OutboxMessage, OutboxStatus
 from service.platform.clock import local_today, utcnow
 from service.platform.db import get_database
 from service.platform.errors import InvalidSubmission
+from service.platform.settings import get_settings
 from service.reporting.reports import FORMATS, export_report, send_report_reminders
 from service.reporting.summaries import last_month, parse_month, send_monthly_summary
 
@@ -52,7 +53,12 @@ def outbox_send(loop: bool, batch: int) -> None:
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
     with get_database().session() as db:
         while True:
-            report = deliver_due(db, batch=batch)
+            report = deliver_due(
+                db,
+                mail=current_app.extensions["mail"],
+                settings=get_settings().delivery,
+                batch=batch,
+            )
             if report.attempted or not loop:
                 click.echo(
                     f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}"
