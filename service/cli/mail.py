@@ -160,7 +160,13 @@ def _export(period: str, fmt: str, output: Path, slug: str | None, body_code: st
                 raise click.UsageError(f"No body {body_code!r}.")
         try:
             report = export_report(
-                db, organisation, period, fmt, actor=Actor.system(), body_id=body_id
+                db,
+                organisation,
+                period,
+                fmt,
+                actor=Actor.system(),
+                settings=get_settings(),
+                body_id=body_id,
             )
         except InvalidSubmission:
             raise click.BadParameter(
@@ -194,7 +200,8 @@ def _export_command(period, fmt, output, slug, body_code) -> None:
 def _remind_command() -> None:
     """Remind the administration and the chairs 14 days before 10 May and 10 November."""
     with get_database().session() as db:
-        click.echo(f"{send_report_reminders(db)} reminder(s) queued.")
+        queued = send_report_reminders(db, year_start=get_settings().report_year_start)
+        click.echo(f"{queued} reminder(s) queued.")
 
 
 for group in (report_cli, reports_cli):

@@ -98,7 +98,7 @@ def index(user: StaffUser):
 def reports(user: StaffUser):
     from service.reporting.reports import FORMATS, recent_periods
 
-    periods = recent_periods(local_today())
+    periods = recent_periods(local_today(), get_settings().report_year_start)
     return render_template("admin/reports.html", periods=periods, formats=FORMATS)
 
 
@@ -109,7 +109,12 @@ def report_download(user: StaffUser, period: str, fmt: str):
     from service.reporting.reports import export_report
 
     report = export_report(
-        get_db(), current_organisation(), period, fmt, actor=Actor.staff(user.account)
+        get_db(),
+        current_organisation(),
+        period,
+        fmt,
+        actor=Actor.staff(user.account),
+        settings=get_settings(),
     )
     return report_response(report)
 

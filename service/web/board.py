@@ -494,7 +494,9 @@ def reports(user: StaffUser):
     from service.reporting.reports import FORMATS, recent_periods
 
     return render_template(
-        "board/reports.html", periods=recent_periods(local_today()), formats=FORMATS
+        "board/reports.html",
+        periods=recent_periods(local_today(), get_settings().report_year_start),
+        formats=FORMATS,
     )
 
 
@@ -510,6 +512,7 @@ def report_download(user: StaffUser, period: str, fmt: str):
         period,
         fmt,
         actor=Actor.staff(user.account),
+        settings=get_settings(),
         body_id=user.account.body_id,
     )
     return report_response(report)
