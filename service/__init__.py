@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select
 import crypto
 from config import INSTANCE_DIR, ConfigError, load_config
 from service.platform import db as database
+from service.platform import settings as platform_settings
 from service.platform.extensions import babel, csrf, login_manager
 from service.platform.extensions import mail as mailer
 from service.platform.logs import configure_logging
@@ -30,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config())
     app.config.update(overrides or {})
+    settings = platform_settings.init_app(app)
     app.extensions["homthu.kdf"] = crypto.profile_named(app.config["ARGON2_PROFILE"])
     # Long-lived threads for filings' receipt derivations (see intake.PendingReceipt).
     app.extensions["homthu.receipts"] = ThreadPoolExecutor(
@@ -40,7 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.request_class = HomthuRequest
     configure_logging(app)
-    database.init_app(app)
+    database.init_app(app, session_info={platform_settings.MAIL_SESSION_INFO: settings.mail})
     _init_extensions(app)
     _register_web(app)
     _register_cli(app)

@@ -8,6 +8,7 @@ made to wait until two clients are connected (two workers at once).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import socket
@@ -17,9 +18,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
+from service.mail.delivery import DeliveryReport, deliver_due
 from service.platform.extensions import mail
+from service.platform.settings import get_settings
 
 
 def free_port() -> int:
@@ -104,6 +108,14 @@ class SmtpServer:
 
     def environment(self) -> dict[str, str]:
         return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(self.port)}
+
+
+def send_due(db: Session, *, max_attempts: int | None = None, **options) -> DeliveryReport:
+    """`deliver_due` given what `outbox send` gives it: the app's SMTP state and settings."""
+    settings = get_settings().delivery
+    if max_attempts is not None:
+        settings = dataclasses.replace(settings, max_attempts=max_attempts)
+    return deliver_due(db, mail=current_app.extensions["mail"], settings=settings, **options)
 
 
 def point_app_at(app: Flask, port: int) -> None:

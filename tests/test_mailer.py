@@ -13,19 +13,20 @@ from pathlib import Path
 
 import mailserver
 import pytest
-from mailserver import Inbox, SmtpServer, free_port, point_app_at
+from mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 from sqlalchemy import select
 
 from service.mail.delivery import (
     DeliveryPolicy,
-    deliver_due,
     failed_mail,
     outbox_counts,
     retry_failed,
 )
 from service.mail.outbox import enqueue_mail, enqueue_reporter_notice
 from service.models import OutboxMessage, OutboxStatus
-from service.platform.clock import utcnow
+from service.platform.clock import LOCAL_TZ, utcnow
+from service.platform.db import get_database
+from service.platform.settings import MAIL_SESSION_INFO, MailSettings
 
 smtp = mailserver.smtp  # the fixture
 
@@ -60,7 +61,7 @@ def later(**delta):
 def test_a_due_mail_arrives_with_its_own_message_id_and_the_time_it_was_sent(db, world, smtp):
     (message_id,) = queue(db, world, 1)
     before = utcnow().replace(microsecond=0)
-    report = deliver_due(db)
+    report = send_due(db)
     assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
     (received,) = smtp.inbox.messages
     message = received.message
@@ -81,9 +82,9 @@ def test_a_mail_held_for_the_next_slot_is_not_sent_before_it(db, world, smtp):
         reporter_action=True,
     )
     db.commit()
-    assert deliver_due(db).attempted == 0
+    assert send_due(db).attempted == 0
     assert smtp.inbox.messages == []
-    assert deliver_due(db, clock=later(days=1)).sent == 1
+    assert send_due(db, clock=later(days=1)).sent == 1
 
 
 def test_the_backoff_grows_exponentially_with_jitter_and_is_capped(app):
@@ -103,7 +104,7 @@ def test_an_outage_loses_nothing_and_sends_each_mail_once_when_the_server_is_bac
     point_app_at(app, port)
     first = queue(db, world, 3)
 
-    report = deliver_due(db)
+    report = send_due(db)
     assert report.unreachable and report.attempted == 1  # one attempt, then the batch stops
     stored = rows(db)
     assert all(row.status == OutboxStatus.PENDING for row in stored)
@@ -111,15 +112,15 @@ def test_an_outage_loses_nothing_and_sends_each_mail_once_when_the_server_is_bac
     assert len(tried) == 1 and tried[0].next_attempt_at > utcnow()
     assert "Connection refused" in tried[0].last_error or "Errno" in tried[0].last_error
     # The next run tries the next mail, not the one waiting out its backoff.
-    assert deliver_due(db, clock=later(seconds=1)).attempted == 1
+    assert send_due(db, clock=later(seconds=1)).attempted == 1
     assert [row.attempts for row in rows(db)] == [1, 1, 0]
 
     second = queue(db, world, 2)  # changes go on during the outage
     server = SmtpServer(Inbox(), port)
     server.start()
     try:
-        assert deliver_due(db, clock=later(days=1)).sent == 5
-        assert deliver_due(db, clock=later(days=2)).attempted == 0
+        assert send_due(db, clock=later(days=1)).sent == 5
+        assert send_due(db, clock=later(days=2)).attempted == 0
         received = server.inbox.message_ids()
     finally:
         server.stop()
@@ -128,11 +129,10 @@ def test_an_outage_loses_nothing_and_sends_each_mail_once_when_the_server_is_bac
 
 
 def test_after_the_last_attempt_a_mail_is_failed_kept_and_listed_without_its_body(app, db, world):
-    app.config["OUTBOX_MAX_ATTEMPTS"] = 3
     point_app_at(app, free_port())
     queue(db, world, 1)
     for day in range(1, 5):
-        deliver_due(db, clock=later(days=day))
+        send_due(db, clock=later(days=day), max_attempts=3)
     (row,) = rows(db)
     assert row.status == OutboxStatus.FAILED and row.attempts == 3
     assert outbox_counts(db) == {"pending": 0, "sent": 0, "failed": 1}
@@ -159,7 +159,7 @@ def test_a_reporters_address_is_sealed_in_the_outbox_and_erased_once_sent(db, wo
     db.commit()
     (row,) = rows(db)
     assert row.recipient == "reporter" and address.encode() not in (row.recipient_sealed or b"")
-    deliver_due(db)
+    send_due(db)
     (received,) = smtp.inbox.messages
     assert received.rcpt_tos == [address]
     (row,) = rows(db)
@@ -167,7 +167,6 @@ def test_a_reporters_address_is_sealed_in_the_outbox_and_erased_once_sent(db, wo
 
 
 def test_a_reporters_address_is_erased_when_the_notice_fails_for_good(app, db, world):
-    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     point_app_at(app, free_port())
     enqueue_reporter_notice(
         db,
@@ -177,7 +176,7 @@ def test_a_reporters_address_is_erased_when_the_notice_fails_for_good(app, db, w
     )
     db.commit()
     for day in (1, 2, 3):
-        deliver_due(db, clock=later(days=day))
+        send_due(db, clock=later(days=day), max_attempts=2)
     (row,) = rows(db)
     assert row.status == OutboxStatus.FAILED and row.recipient_sealed is None
     assert "gone@example.test" not in (row.last_error or "")
@@ -223,7 +222,7 @@ def test_a_worker_killed_mid_send_loses_nothing(app, db, world, backend):
         inbox.hold_after = None
         point_app_at(app, server.port)
         clock = later(hours=1) if backend == "sqlite" else utcnow
-        assert deliver_due(db, clock=clock).sent == 3
+        assert send_due(db, clock=clock).sent == 3
     finally:
         server.stop()
     assert sorted(inbox.message_ids()) == sorted(expected)
@@ -274,9 +273,31 @@ def test_an_invitation_link_is_never_readable_from_the_database(app, db, world, 
         stored = b"".join(p.read_bytes() for p in Path(db.get_bind().url.database).parent.iterdir())
         assert b"/board/invite/" not in stored
 
-    deliver_due(db)
+    send_due(db)
     (received,) = [m for m in smtp.inbox.messages if m.rcpt_tos == ["moi.7k@homthu.test"]]
     assert re.search(r"/board/invite/[\w-]+", received.part("text/plain"))
     (row,) = [r for r in rows(db) if r.recipient == "moi.7k@homthu.test"]
     assert row.status == OutboxStatus.SENT and row.body_sealed is None
     assert "/board/invite/" not in row.text_body
+
+
+def test_the_outbox_writes_with_the_mail_settings_its_session_carries_not_the_apps(app, world):
+    """The mail adapter's settings travel with the session, set where the session is made."""
+    settings = MailSettings("hom@elsewhere.example", "https://elsewhere.example", (21,))
+    now = dt.datetime(2026, 3, 2, 9, tzinfo=LOCAL_TZ)
+    with (
+        app.app_context(),
+        get_database(app).sessionmaker(info={MAIL_SESSION_INFO: settings}) as db,
+    ):
+        row = enqueue_mail(
+            db,
+            organisation_id=world.organisation.id,
+            recipient=world["cd_chair"].email,
+            template="new_case",
+            now=now,
+            reporter_action=True,
+        )
+    assert app.config["PUBLIC_BASE_URL"] == "http://homthu.test"  # the app says otherwise
+    assert row.message_id.endswith("@elsewhere.example>")
+    assert "https://elsewhere.example/board/" in row.text_body
+    assert row.next_attempt_at == dt.datetime(2026, 3, 2, 21, tzinfo=LOCAL_TZ)

@@ -13,7 +13,6 @@ from test_sentinel import Scenario, database_haystacks, find_leaks, mail_haystac
 from service.cases.casework import add_reporter_message, open_case_with_receipt, reply_to_reporter
 from service.cases.intake import Submission, submit_case
 from service.cases.lifecycle import assign_case, resolve_case
-from service.mail.delivery import deliver_due
 from service.mail.reminders import send_daily_digests
 from service.models import Account, Case, CaseKind, MailRun, MessageKind, OutboxMessage
 from service.platform.clock import LOCAL_TZ, local_today, utcnow
@@ -207,7 +206,7 @@ def test_no_delivered_mail_carries_the_scenarios_content_or_the_reporters_addres
     send_daily_digests(db)
     send_monthly_summary(db, world.organisation, last_month(local_today()))
     now = dt.datetime.now(LOCAL_TZ) + dt.timedelta(days=1)
-    deliver_due(db, clock=lambda: now)
+    mailserver.send_due(db, clock=lambda: now)
 
     received = smtp.inbox.messages
     templates = {row.template for row in outbox(db)}

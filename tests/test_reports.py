@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 
@@ -23,6 +24,7 @@ from service.models import (
 )
 from service.platform.clock import LOCAL_TZ
 from service.platform.db import get_database
+from service.platform.settings import get_settings
 from service.reporting.reports import (
     due_reminders,
     export_report,
@@ -31,6 +33,7 @@ from service.reporting.reports import (
 )
 
 D = dt.date
+YEAR_START = (10, 15)  # REPORT_YEAR_START's default
 
 
 @pytest.mark.parametrize(
@@ -42,16 +45,15 @@ D = dt.date
         ("2026", (1, 1), D(2026, 1, 1), D(2026, 12, 31), D(2026, 11, 10)),
     ],
 )
-def test_report_periods(app, code, year_start, start, end, due):
-    with app.app_context():
-        period = report_period(code, year_start)
+def test_report_periods(code, year_start, start, end, due):
+    period = report_period(code, year_start)  # no application needed: the start is an argument
     assert (period.period.start, period.period.end, period.due) == (start, end, due)
 
 
 @pytest.mark.parametrize("code", ["2026-H2", "26", "2026-h1", "", "2026-H1-x"])
-def test_nonsense_periods_are_refused(app, code):
-    with app.app_context(), pytest.raises(ValueError):
-        report_period(code)
+def test_nonsense_periods_are_refused(code):
+    with pytest.raises(ValueError):
+        report_period(code, YEAR_START)
 
 
 def seed(db, world) -> None:
@@ -97,7 +99,9 @@ def test_the_docx_is_a_vietnamese_administrative_report_with_the_figures(db, wor
     organisation = db.get(Organisation, world.organisation.id)
     organisation.place_name = "Khánh Hòa"  # the administrator's setting
     db.commit()
-    report = export_report(db, organisation, "2026-H1", "docx", actor=Actor.system(), now=NOW)
+    report = export_report(
+        db, organisation, "2026-H1", "docx", actor=Actor.system(), settings=get_settings(), now=NOW
+    )
     assert report.filename == "bao-cao-dan-chu-co-so-2026-H1.docx"
     document = Document(io.BytesIO(report.data))
     paragraphs = [p.text for p in document.paragraphs]
@@ -127,9 +131,30 @@ def test_the_docx_is_a_vietnamese_administrative_report_with_the_figures(db, wor
     assert event is not None and event.actor_role == "system"
 
 
+def test_the_report_follows_the_settings_it_is_given_not_the_apps(db, world):
+    settings = dataclasses.replace(
+        get_settings(), report_year_start=(1, 1), report_superior_body="Ủy ban nhân dân tỉnh"
+    )
+    report = export_report(
+        db, world.organisation, "2026-H1", "docx", actor=Actor.system(), settings=settings, now=NOW
+    )
+    document = Document(io.BytesIO(report.data))
+    assert "Số liệu từ ngày 01/01/2026 đến ngày 30/06/2026" in [p.text for p in document.paragraphs]
+    header_text = "\n".join(cell.text for cell in document.tables[0].rows[0].cells)
+    assert "ỦY BAN NHÂN DÂN TỈNH" in header_text
+
+
 def test_the_csv_has_the_same_figures_and_a_bom_for_excel(db, world):
     seed(db, world)
-    report = export_report(db, world.organisation, "2026-H1", "csv", actor=Actor.system(), now=NOW)
+    report = export_report(
+        db,
+        world.organisation,
+        "2026-H1",
+        "csv",
+        actor=Actor.system(),
+        settings=get_settings(),
+        now=NOW,
+    )
     assert report.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(report.data.decode("utf-8-sig"))))
     received = {(r["Tổ chức"], r["Loại đơn"]): r["Đơn nhận được"] for r in rows}
@@ -182,9 +207,8 @@ def test_a_chair_downloads_their_bodys_report_and_a_handler_cannot(app, world, s
         (D(2026, 11, 10), []),
     ],
 )
-def test_reminders_fall_in_the_fourteen_days_before_10_may_and_10_november(app, today, due):
-    with app.app_context():
-        assert [period.code for period in due_reminders(today)] == due
+def test_reminders_fall_in_the_fourteen_days_before_10_may_and_10_november(today, due):
+    assert [period.code for period in due_reminders(today, YEAR_START)] == due
 
 
 def test_the_reminder_goes_once_to_the_administration_and_the_chairs(db, world):
@@ -195,11 +219,11 @@ def test_the_reminder_goes_once_to_the_administration_and_the_chairs(db, world):
         ("ld@homthu.test", "management"),
     )
     db.commit()
-    assert send_report_reminders(db, now=NOW) == 3
+    assert send_report_reminders(db, now=NOW, year_start=YEAR_START) == 3
     recipients = set(db.scalars(select(OutboxMessage.recipient)))
     assert recipients == {"hc@homthu.test", world["cd_chair"].email, world["ttnd_chair"].email}
-    assert send_report_reminders(db, now=NOW + dt.timedelta(hours=5)) == 0
-    assert send_report_reminders(db, now=NOW + dt.timedelta(days=3)) == 0
+    assert send_report_reminders(db, now=NOW + dt.timedelta(hours=5), year_start=YEAR_START) == 0
+    assert send_report_reminders(db, now=NOW + dt.timedelta(days=3), year_start=YEAR_START) == 0
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 3
     assert db.scalar(select(MailRun.period).where(MailRun.job == "report_reminder")) == "2026-H1"
     chair_mail = db.scalar(

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 import crypto
 from service.admin.organisations import create_organisation
 from service.audit.trail import verify_chain
-from service.mail.delivery import deliver_due
 from service.models import AuditEvent, MailRun, OutboxMessage, SummaryRecipient
 from service.platform.clock import LOCAL_TZ
 from service.reporting.summaries import (
@@ -227,7 +226,7 @@ def test_the_summary_goes_to_the_recipients_and_each_chair_gets_only_their_body(
     add_recipients(db, world)
     result = send_monthly_summary(db, world.organisation, OCTOBER, now=NOW)
     assert result.sent and result.recipients == 4
-    deliver_due(db, clock=lambda: NOW)
+    mailserver.send_due(db, clock=lambda: NOW)
     received = {r.rcpt_tos[0]: r for r in smtp.inbox.messages}
     assert set(received) == {
         "lanh.dao@homthu.test",

@@ -36,6 +36,7 @@ from service.cases.voice import (
 )
 from service.models import (
     AuditEvent,
+    Case,
     CaseKind,
     CaseStatus,
     OutboxMessage,
@@ -47,6 +48,8 @@ from service.platform.clock import start_of_local_day
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
+WINDOW = 30 * DAY  # REOPEN_WINDOW_DAYS' default
+PUBLISHED_DAYS = 20  # PUBLICATION_DAYS' default
 
 
 @pytest.fixture
@@ -81,7 +84,7 @@ def test_the_outcome_can_be_rated_only_once_it_is_decided_and_only_once(db, worl
         rate_outcome(db, access, 4, now=NOW)
     db.rollback()
     resolve(db, world, filed.case)
-    assert voice_for(filed.case, NOW.date()).can_rate
+    assert voice_for(filed.case, NOW.date(), reopen_window=WINDOW).can_rate
     assert rate_outcome(db, access, 4, now=NOW).changed
     assert not rate_outcome(db, access, 1, now=NOW).changed  # a second tab
     assert (filed.case.rating, filed.case.rated_on) == (4, dt.date(2026, 11, 27))
@@ -113,10 +116,11 @@ def test_the_reporter_reopens_within_the_window(db, world, filed, access, decisi
             close_case(db, world["cd_chair"].account, case.id, now=NOW)
     rate_outcome(db, access, 2, now=NOW)
     until = NOW + 30 * DAY
-    outcome = ask_to_reopen(db, access, "Chưa được sửa", now=until)
+    outcome = ask_to_reopen(db, access, "Chưa được sửa", now=until, reopen_window=WINDOW)
     assert outcome.changed and case.status == CaseStatus.IN_PROGRESS
     assert case.reopen_count == 1 and case.rating is None  # the next outcome is rated afresh
-    assert not ask_to_reopen(db, access, "", now=until).changed  # a second tab
+    again = ask_to_reopen(db, access, "", now=until, reopen_window=WINDOW)
+    assert not again.changed  # a second tab
     (event,) = events(db, case.id, "case.reopen")
     assert (event.actor_role, event.actor_id, event.occurred_at) == ("reporter", None, None)
     view = reporter_case_view(db, access)
@@ -126,20 +130,28 @@ def test_the_reporter_reopens_within_the_window(db, world, filed, access, decisi
     assert {m.created_at for m in mails} == {start_of_local_day(until)}
 
 
-def test_after_the_window_the_reporter_can_no_longer_reopen(db, world, filed, access, app):
+def test_after_the_window_the_reporter_can_no_longer_reopen(db, world, filed, access):
     resolve(db, world, filed.case)
-    app.config["REOPEN_WINDOW_DAYS"] = 10
     with pytest.raises(ReopenWindowClosed) as closed:
-        ask_to_reopen(db, access, "", now=NOW + 11 * DAY)
+        ask_to_reopen(db, access, "", now=NOW + 11 * DAY, reopen_window=10 * DAY)
     assert closed.value.status_code == 409
     db.rollback()
     assert filed.case.status == CaseStatus.RESOLVED
-    assert not voice_for(filed.case, (NOW + 11 * DAY).date()).can_reopen
+    assert not voice_for(filed.case, (NOW + 11 * DAY).date(), reopen_window=10 * DAY).can_reopen
+
+
+def test_the_reopen_window_is_the_one_passed_in_with_no_application_at_all():
+    # No app, no app context: the domain reads its window from its argument only.
+    case = Case(status=CaseStatus.RESOLVED, decided_on=dt.date(2026, 1, 1), rating=None)
+    voice = voice_for(case, dt.date(2026, 1, 8), reopen_window=7 * DAY)
+    assert voice.reopen_until == dt.date(2026, 1, 8) and voice.can_reopen and voice.can_rate
+    assert not voice_for(case, dt.date(2026, 1, 9), reopen_window=7 * DAY).can_reopen
+    assert voice_for(case, dt.date(2026, 1, 9), reopen_window=WINDOW).can_reopen
 
 
 def test_an_open_case_cannot_be_reopened(db, world, filed, access):
     with pytest.raises(TransitionRefused):
-        ask_to_reopen(db, access, "", now=NOW)
+        ask_to_reopen(db, access, "", now=NOW, reopen_window=WINDOW)
 
 
 # --- retaliation -----------------------------------------------------------------------------
@@ -187,18 +199,47 @@ def test_a_summary_is_drafted_sealed_and_public_only_once_approved(db, world, fi
     assert published_results(db, world.organisation.id) == ([], False)
 
     with pytest.raises(RoleNotPermitted):
-        approve_publication(db, handler.account, handler.private_key(), case.id, draft.id, 1)
+        approve_publication(
+            db,
+            handler.account,
+            handler.private_key(),
+            case.id,
+            draft.id,
+            1,
+            publication_days=PUBLISHED_DAYS,
+        )
     db.rollback()
     draft_publication(db, handler.account, handler.private_key(), case.id, "Bản 2", now=NOW)
     with pytest.raises(DraftChanged):  # the chair read version 1; version 2 is different
-        approve_publication(db, chair.account, chair.private_key(), case.id, draft.id, 1)
+        approve_publication(
+            db,
+            chair.account,
+            chair.private_key(),
+            case.id,
+            draft.id,
+            1,
+            publication_days=PUBLISHED_DAYS,
+        )
     db.rollback()
     approved = approve_publication(
-        db, chair.account, chair.private_key(), case.id, draft.id, 2, now=NOW + DAY
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        draft.id,
+        2,
+        now=NOW + DAY,
+        publication_days=PUBLISHED_DAYS,
     )
     assert approved.changed
     assert not approve_publication(
-        db, chair.account, chair.private_key(), case.id, draft.id, 2
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        draft.id,
+        2,
+        publication_days=PUBLISHED_DAYS,
     ).changed
     row = db.get(Publication, draft.id)
     assert (row.status, row.public_text) == (PublicationStatus.APPROVED, "Bản 2")
@@ -221,19 +262,49 @@ def test_a_publication_stays_up_for_the_legal_period_then_the_chair_may_withdraw
     draft = draft_publication(
         db, handler.account, handler.private_key(), case.id, "Kết quả", now=NOW
     )
-    approve_publication(db, chair.account, chair.private_key(), case.id, draft.id, 1, now=NOW)
+    approve_publication(
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        draft.id,
+        1,
+        now=NOW,
+        publication_days=PUBLISHED_DAYS,
+    )
     with pytest.raises(StillRequired) as early:
-        withdraw_publication(db, chair.account, case.id, draft.id, now=NOW + 19 * DAY)
+        withdraw(db, chair, case, draft, NOW + 19 * DAY)
     assert early.value.status_code == 409 and "17/12/2026" in str(early.value.message)
     db.rollback()
     with pytest.raises(RoleNotPermitted):
-        withdraw_publication(db, handler.account, case.id, draft.id, now=NOW + 20 * DAY)
+        withdraw(db, handler, case, draft, NOW + 20 * DAY)
     db.rollback()
-    assert withdraw_publication(db, chair.account, case.id, draft.id, now=NOW + 20 * DAY).changed
-    assert not withdraw_publication(
-        db, chair.account, case.id, draft.id, now=NOW + 21 * DAY
-    ).changed
+    assert withdraw(db, chair, case, draft, NOW + 20 * DAY).changed
+    assert not withdraw(db, chair, case, draft, NOW + 21 * DAY).changed
     assert published_results(db, world.organisation.id) == ([], False)
+
+
+def withdraw(db, staff, case, draft, now):
+    return withdraw_publication(
+        db, staff.account, case.id, draft.id, now=now, publication_days=PUBLISHED_DAYS
+    )
+
+
+def test_the_publication_period_is_the_one_passed_in_not_the_apps(db, world, filed, app):
+    assert app.config["PUBLICATION_DAYS"] == 20  # the app says 20; the argument says 45
+    handler, chair = world["cd_handler"], world["cd_chair"]
+    case = filed.case
+    resolve(db, world, case)
+    draft = draft_publication(db, handler.account, handler.private_key(), case.id, "KQ", now=NOW)
+    approve_publication(
+        db, chair.account, chair.private_key(), case.id, draft.id, 1, now=NOW, publication_days=45
+    )
+    assert db.get(Publication, draft.id).public_until == NOW.date() + 45 * DAY
+    with pytest.raises(StillRequired) as early:
+        withdraw_publication(
+            db, chair.account, case.id, draft.id, now=NOW + 30 * DAY, publication_days=45
+        )
+    assert "45" in str(early.value.message) and "11/01/2027" in str(early.value.message)
 
 
 def test_publication_days_cannot_be_set_below_the_law():

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 import crypto
 from service.audit.trail import Actor, record_event
 from service.cases.casework import NOTIFY_EMAIL_FIELD
-from service.mail.outbox import RenderedMail, enqueue_rendered, render_mail
+from service.mail.outbox import RenderedMail, enqueue_rendered, mail_settings, render_mail
 from service.models import (
     NAMED_ONLY_KINDS,
     Account,
@@ -337,7 +337,9 @@ def _prepare(
         body=body,
         readers=readers,
         wraps=_staff_wraps(case, keys, readers, body),
-        mail=render_mail("new_case", {"organisation": organisation}),
+        mail=render_mail(
+            "new_case", {"organisation": organisation}, base_url=mail_settings(db).public_base_url
+        ),
         rerouted_from=rerouted_from,
     )
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,12 +49,12 @@ class DraftChanged(DomainError):
 class StillRequired(DomainError):
     status_code = 409
 
-    def __init__(self, until: dt.date) -> None:
+    def __init__(self, until: dt.date, days: int) -> None:
         super().__init__(
             _l(
                 "The law requires it to stay published for %(days)d days: it can be withdrawn "
                 "from %(date)s.",
-                days=publication_days(),
+                days=days,
                 date=until.strftime("%d/%m/%Y"),
             )
         )
@@ -71,10 +70,6 @@ class PublicationView:
     @property
     def is_draft(self) -> bool:
         return self.publication.status == P.DRAFT
-
-
-def publication_days() -> int:
-    return current_app.config["PUBLICATION_DAYS"]
 
 
 def _field(publication: Publication) -> str:
@@ -178,8 +173,11 @@ def approve_publication(
     publication_id: int,
     revision: int,
     now: dt.datetime | None = None,
+    *,
+    publication_days: int,
 ) -> Outcome:
-    """The chair approves the draft they read (`revision`): its text becomes public."""
+    """The chair approves the draft they read (`revision`): its text becomes public for
+    `publication_days` (PUBLICATION_DAYS) at least."""
     now = now or utcnow()
     case, publication = _chairs_publication(db, chair, case_id, publication_id)
     if publication.status == P.APPROVED:
@@ -198,7 +196,7 @@ def approve_publication(
     )
     publication.status = P.APPROVED
     publication.approved_by, publication.approved_on = chair.id, today
-    publication.public_until = today + dt.timedelta(days=publication_days())
+    publication.public_until = today + dt.timedelta(days=publication_days)
     _event(
         db,
         chair,
@@ -219,8 +217,11 @@ def withdraw_publication(
     case_id: str,
     publication_id: int,
     now: dt.datetime | None = None,
+    *,
+    publication_days: int,
 ) -> Outcome:
-    """The chair takes a publication down, once the legal period is over."""
+    """The chair takes a publication down, once the legal period is over (`publication_days` is
+    only quoted in the refusal: the period itself was fixed on approval)."""
     now = now or utcnow()
     case, publication = _chairs_publication(db, chair, case_id, publication_id)
     if publication.status == P.WITHDRAWN:
@@ -229,7 +230,7 @@ def withdraw_publication(
         raise TransitionRefused()
     today = local_today(now)
     if publication.public_until is not None and today < publication.public_until:
-        raise StillRequired(publication.public_until)
+        raise StillRequired(publication.public_until, publication_days)
     publication.status = P.WITHDRAWN
     publication.withdrawn_by, publication.withdrawn_on = chair.id, today
     _event(db, chair, case, "publication.withdrawn", now, publication=publication.id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -51,13 +50,10 @@ class Voice:
     can_reopen: bool
 
 
-def reopen_window() -> dt.timedelta:
-    return dt.timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-
-
-def voice_for(case: Case, today: dt.date) -> Voice:
+def voice_for(case: Case, today: dt.date, *, reopen_window: dt.timedelta) -> Voice:
+    """`reopen_window`: REOPEN_WINDOW_DAYS, how long after a decision a reopening may be asked."""
     decided = case.status in DECIDED and case.decided_on is not None
-    until = case.decided_on + reopen_window() if decided else None
+    until = case.decided_on + reopen_window if decided else None
     return Voice(
         can_rate=decided and case.rating is None,
         reopen_until=until,
@@ -111,7 +107,12 @@ def rate_outcome(
 
 
 def ask_to_reopen(
-    db: Session, access: ReporterAccess, text: str = "", now: dt.datetime | None = None
+    db: Session,
+    access: ReporterAccess,
+    text: str = "",
+    now: dt.datetime | None = None,
+    *,
+    reopen_window: dt.timedelta,
 ) -> Outcome:
     """The reporter asks, within REOPEN_WINDOW_DAYS of the decision, for the case to be handled
     again: it is reopened at once (workflow.reopen, as "reporter"), with their reasons if any."""
@@ -120,7 +121,7 @@ def ask_to_reopen(
     case = lock_case(db, case)
     if not check_transition(case, Action.REOPEN, REPORTER):
         return Outcome(case, False)
-    if not voice_for(case, local_today(now)).can_reopen:
+    if not voice_for(case, local_today(now), reopen_window=reopen_window).can_reopen:
         raise ReopenWindowClosed()
     if text.strip():
         add_message(db, case, keys, Author.REPORTER, None, text, (), now)

@@ -27,6 +27,7 @@ from service.models import Body, Organisation, OutboxMessage, OutboxStatus
 from service.platform.clock import local_today, utcnow
 from service.platform.db import get_database
 from service.platform.errors import InvalidSubmission
+from service.platform.settings import get_settings
 from service.reporting.reports import FORMATS, export_report, send_report_reminders
 from service.reporting.summaries import last_month, parse_month, send_monthly_summary
 
@@ -52,7 +53,12 @@ def outbox_send(loop: bool, batch: int) -> None:
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
     with get_database().session() as db:
         while True:
-            report = deliver_due(db, batch=batch)
+            report = deliver_due(
+                db,
+                mail=current_app.extensions["mail"],
+                settings=get_settings().delivery,
+                batch=batch,
+            )
             if report.attempted or not loop:
                 click.echo(
                     f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}"
@@ -154,7 +160,13 @@ def _export(period: str, fmt: str, output: Path, slug: str | None, body_code: st
                 raise click.UsageError(f"No body {body_code!r}.")
         try:
             report = export_report(
-                db, organisation, period, fmt, actor=Actor.system(), body_id=body_id
+                db,
+                organisation,
+                period,
+                fmt,
+                actor=Actor.system(),
+                settings=get_settings(),
+                body_id=body_id,
             )
         except InvalidSubmission:
             raise click.BadParameter(
@@ -188,7 +200,8 @@ def _export_command(period, fmt, output, slug, body_code) -> None:
 def _remind_command() -> None:
     """Remind the administration and the chairs 14 days before 10 May and 10 November."""
     with get_database().session() as db:
-        click.echo(f"{send_report_reminders(db)} reminder(s) queued.")
+        queued = send_report_reminders(db, year_start=get_settings().report_year_start)
+        click.echo(f"{queued} reminder(s) queued.")
 
 
 for group in (report_cli, reports_cli):

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from email.mime.text import MIMEText
 
 import flask_mail
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -56,8 +55,11 @@ import crypto
 from service.mail.outbox import REPORTER_RECIPIENT, delivery_address, delivery_bodies, erase_sealed
 from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import utcnow
+from service.platform.settings import DeliverySettings
 
 log = logging.getLogger("homthu.mail")
+# Flask-Mail's configured state (`app.extensions["mail"]`): the SMTP server and its login.
+SmtpState = flask_mail._Mail
 
 ERROR_MAX = 300
 
@@ -70,13 +72,12 @@ class DeliveryPolicy:
     lease_seconds: int
 
     @classmethod
-    def from_config(cls) -> DeliveryPolicy:
-        config = current_app.config
+    def from_settings(cls, settings: DeliverySettings) -> DeliveryPolicy:
         return cls(
-            max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
-            retry_seconds=config["OUTBOX_RETRY_SECONDS"],
-            retry_max_seconds=config["OUTBOX_RETRY_MAX_SECONDS"],
-            lease_seconds=config["OUTBOX_LEASE_SECONDS"],
+            max_attempts=settings.max_attempts,
+            retry_seconds=settings.retry_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            lease_seconds=settings.lease_seconds,
         )
 
     def delay(self, attempts: int, draw: Callable[[], float] = random.random) -> dt.timedelta:
@@ -100,10 +101,13 @@ class DeliveryReport:
 class _SmtpConnection(flask_mail.Connection):
     """Flask-Mail's connection, with a timeout: a stalled server must not hang the worker."""
 
+    def __init__(self, mail: SmtpState, timeout: int) -> None:
+        super().__init__(mail)
+        self.timeout = timeout
+
     def configure_host(self) -> smtplib.SMTP:
-        timeout = current_app.config["MAIL_TIMEOUT"]
         smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
-        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
+        host = smtp_class(self.mail.server, self.mail.port, timeout=self.timeout)
         if self.mail.use_tls:
             host.starttls()
         if self.mail.username and self.mail.password:
@@ -114,12 +118,13 @@ class _SmtpConnection(flask_mail.Connection):
 class _Smtp:
     """One SMTP connection for a batch, opened on first use and reopened after an error."""
 
-    def __init__(self) -> None:
+    def __init__(self, mail: SmtpState, timeout: int) -> None:
+        self.mail, self.timeout = mail, timeout
         self.connection: _SmtpConnection | None = None
 
     def send(self, message: flask_mail.Message) -> None:
         if self.connection is None:
-            connection = _SmtpConnection(current_app.extensions["mail"])
+            connection = _SmtpConnection(self.mail, self.timeout)
             try:
                 connection.host = connection.configure_host()
             except (OSError, smtplib.SMTPException) as error:
@@ -205,14 +210,14 @@ class _Message(flask_mail.Message):
         return MIMEText(text or "", _subtype=subtype, _charset=utf8)
 
 
-def _mail_for(message: OutboxMessage, address: str) -> flask_mail.Message:
+def _mail_for(message: OutboxMessage, address: str, sender: str) -> flask_mail.Message:
     text_body, html_body = delivery_bodies(message)
     mail = _Message(
         subject=message.subject,
         recipients=[address],
         body=text_body,
         html=html_body,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        sender=sender,
         date=time.time(),  # the moment it is sent, not the moment it was written
     )
     mail.msgId = message.message_id  # stable across retries: a duplicate can be recognised
@@ -222,20 +227,25 @@ def _mail_for(message: OutboxMessage, address: str) -> flask_mail.Message:
 def deliver_due(
     db: Session,
     *,
+    mail: SmtpState,
+    settings: DeliverySettings,
     batch: int = 50,
     clock: Callable[[], dt.datetime] = utcnow,
     draw: Callable[[], float] = random.random,
 ) -> DeliveryReport:
-    """Send up to `batch` due rows, each in its own transaction; see the module's docstring."""
-    policy = DeliveryPolicy.from_config()
+    """Send up to `batch` due rows, each in its own transaction; see the module's docstring.
+
+    `mail` is the application's Flask-Mail state (`app.extensions["mail"]`: the SMTP server).
+    """
+    policy = DeliveryPolicy.from_settings(settings)
     report = DeliveryReport()
-    smtp = _Smtp()
+    smtp = _Smtp(mail, settings.timeout)
     try:
         for _ in range(batch):
             message = _claim(db, clock(), policy)
             if message is None:
                 break
-            if not _deliver_one(db, smtp, message, policy, report, clock, draw):
+            if not _deliver_one(db, smtp, message, settings.sender, policy, report, clock, draw):
                 report.unreachable = True
                 break
     finally:
@@ -248,6 +258,7 @@ def _deliver_one(
     db: Session,
     smtp: _Smtp,
     message: OutboxMessage,
+    sender: str,
     policy: DeliveryPolicy,
     report: DeliveryReport,
     clock: Callable[[], dt.datetime],
@@ -258,7 +269,7 @@ def _deliver_one(
     reachable = True
     try:
         address = delivery_address(message)
-        smtp.send(_mail_for(message, address))
+        smtp.send(_mail_for(message, address, sender))
     except crypto.CryptoError:
         # The sealed address or bodies no longer open (SECRET_KEY changed): they never will.
         message.attempts = max(message.attempts, policy.max_attempts)

@@ -25,10 +25,19 @@ from sqlalchemy.orm import Session
 import crypto
 from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import next_slot, start_of_local_day, utcnow
+from service.platform.settings import MAIL_SESSION_INFO, MailSettings
 
 
-def _message_id() -> str:
-    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or "homthu@localhost"
+def mail_settings(db: Session) -> MailSettings:
+    """The settings this adapter writes mail with: carried by the session it writes to (every
+    session of the application has them; see service/platform/settings.py)."""
+    try:
+        return db.info[MAIL_SESSION_INFO]
+    except KeyError:
+        raise RuntimeError("this session carries no mail settings: use get_database()") from None
+
+
+def _message_id(sender: str) -> str:
     domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
     return f"<{secrets.token_hex(16)}@{domain}>"
 
@@ -41,9 +50,11 @@ class RenderedMail:
     template: str = ""  # its name, kept with the row (the list of failed mail shows it)
 
 
-def render_mail(template: str, context: dict[str, Any] | None = None) -> RenderedMail:
+def render_mail(
+    template: str, context: dict[str, Any] | None = None, *, base_url: str
+) -> RenderedMail:
     """Render mail `template` once; the same content may go to several recipients."""
-    context = {"base_url": current_app.config["PUBLIC_BASE_URL"], **(context or {})}
+    context = {"base_url": base_url, **(context or {})}
     return RenderedMail(
         subject=render_template(f"mail/{template}.subject.txt", **context).strip(),
         text_body=render_template(f"mail/{template}.txt", **context),
@@ -71,7 +82,7 @@ def enqueue_mail(
         db,
         organisation_id=organisation_id,
         recipient=recipient,
-        mail=render_mail(template, context),
+        mail=render_mail(template, context, base_url=mail_settings(db).public_base_url),
         now=now,
         reporter_action=reporter_action,
     )
@@ -99,13 +110,14 @@ def enqueue_rendered(
     slot (NOTIFY_HOURS), so the outbox records no precise time of what a reporter did.
     """
     now = now or utcnow()
+    settings = mail_settings(db)
     created_at, send_from = now, now
     if reporter_action:
         created_at = start_of_local_day(now)
-        send_from = next_slot(now, current_app.config["NOTIFY_HOURS"])
+        send_from = next_slot(now, settings.notify_hours)
     message = OutboxMessage(
         organisation_id=organisation_id,
-        message_id=_message_id(),
+        message_id=_message_id(settings.sender),
         recipient=recipient,
         template=mail.template,
         subject=mail.subject,

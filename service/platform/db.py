@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
@@ -73,12 +74,14 @@ class Database:
             yield session
 
 
-def init_app(app: Flask) -> Database:
+def init_app(app: Flask, session_info: dict[str, Any] | None = None) -> Database:
+    """`session_info` is copied into every session's `info` (the mail adapter's settings)."""
     engine = make_engine(app.config["DATABASE_URL"])
+    info = dict(session_info or {})
     database = Database(
         engine,
-        sessionmaker(engine, expire_on_commit=False),
-        sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True})),
+        sessionmaker(engine, expire_on_commit=False, info=info),
+        sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True}), info=info),
     )
     app.extensions["homthu.db"] = database
     app.teardown_appcontext(_close_request_session)

@@ -27,7 +27,6 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,7 @@ from service.mail.runs import claim_run
 from service.models import Account, Organisation, Role, SummaryRecipient
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import InvalidSubmission
+from service.platform.settings import Settings
 from service.reporting.statistics import Period
 from service.reporting.summaries import METRIC_NAMES, Row, StatisticsTable, build_table
 
@@ -70,9 +70,10 @@ class ReportPeriod:
         return Period(self.period.start - year, self.period.end - year)
 
 
-def report_period(code: str, year_start: tuple[int, int] | None = None) -> ReportPeriod:
-    """ "2026-H1" or "2026" → its dates; ValueError for anything else."""
-    month, day = year_start or current_app.config["REPORT_YEAR_START"]
+def report_period(code: str, year_start: tuple[int, int]) -> ReportPeriod:
+    """ "2026-H1" or "2026" → its dates (`year_start`: REPORT_YEAR_START); ValueError for anything
+    else."""
+    month, day = year_start
     year_text, _, half = code.partition("-")
     if not (len(year_text) == 4 and year_text.isdigit()) or half not in ("", "H1"):
         raise ValueError(f"not a report period (2026-H1 or 2026): {code!r}")
@@ -84,12 +85,12 @@ def report_period(code: str, year_start: tuple[int, int] | None = None) -> Repor
     return ReportPeriod(code, year, bool(half), Period(start, end), due)
 
 
-def recent_periods(today: dt.date) -> list[ReportPeriod]:
+def recent_periods(today: dt.date, year_start: tuple[int, int]) -> list[ReportPeriod]:
     """The periods a chair may want: this year's and last year's, newest first."""
     found = []
     for year in (today.year, today.year - 1):
         for code in (f"{year}", f"{year}-H1"):
-            period = report_period(code)
+            period = report_period(code, year_start)
             if period.period.start <= today:
                 found.append(period)
     return found
@@ -121,19 +122,23 @@ def export_report(
     fmt: str,
     *,
     actor: Actor,
+    settings: Settings,
     body_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> ExportedReport:
     """Build a report as DOCX or CSV (the whole unit, or one body's) and audit the export."""
     now = now or utcnow()
     try:
-        period = report_period(period_code)
+        period = report_period(period_code, settings.report_year_start)
     except ValueError:
         raise InvalidSubmission() from None
     if fmt not in FORMATS:
         raise InvalidSubmission()
     table = _table(db, organisation, period, local_today(now), body_id)
-    data = report_docx(table, period) if fmt == "docx" else report_csv(table, period)
+    if fmt == "docx":
+        data = report_docx(table, period, superior_body=settings.report_superior_body)
+    else:
+        data = report_csv(table, period)
     record_event(
         db,
         organisation_id=organisation.id,
@@ -268,9 +273,8 @@ def _statistics_table(document, table: StatisticsTable, columns) -> None:
                 )
 
 
-def report_docx(table: StatisticsTable, period: ReportPeriod) -> bytes:
+def report_docx(table: StatisticsTable, period: ReportPeriod, *, superior_body: str) -> bytes:
     """A Vietnamese administrative report (Nghị định 30/2020/NĐ-CP layout) with the figures."""
-    config = current_app.config
     document = Document()
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
@@ -287,7 +291,7 @@ def report_docx(table: StatisticsTable, period: ReportPeriod) -> bytes:
     left, right = header.rows[0].cells
     left.width, right.width = Cm(6.5), Cm(9.5)
     left.paragraphs[0].alignment = center
-    _font(left.paragraphs[0].add_run((config["REPORT_SUPERIOR_BODY"] or "…").upper()), 12)
+    _font(left.paragraphs[0].add_run((superior_body or "…").upper()), 12)
     _para(left, table.organisation_name.upper(), align=center, size=12, bold=True, after=0)
     _para(left, "―――――", align=center, size=10, after=2)
     _para(left, "Số: …/BC-…", align=center, size=13)
@@ -398,23 +402,25 @@ def _median(metric: str):
 # --- the reminder ---------------------------------------------------------------------------
 
 
-def due_reminders(today: dt.date) -> list[ReportPeriod]:
+def due_reminders(today: dt.date, year_start: tuple[int, int]) -> list[ReportPeriod]:
     """The reports whose due day is at most REMINDER_DAYS ahead (and not passed)."""
     found = []
     for code in (f"{today.year}-H1", f"{today.year}"):
-        period = report_period(code)
+        period = report_period(code, year_start)
         if period.due - dt.timedelta(days=REMINDER_DAYS) <= today < period.due:
             found.append(period)
     return found
 
 
-def send_report_reminders(db: Session, now: dt.datetime | None = None) -> int:
+def send_report_reminders(
+    db: Session, now: dt.datetime | None = None, *, year_start: tuple[int, int]
+) -> int:
     """`reports remind`: once per period, to the administration and the chairs."""
     now = now or utcnow()
     today = local_today(now)
     queued = 0
     for organisation in db.scalars(select(Organisation).order_by(Organisation.id)).all():
-        for period in due_reminders(today):
+        for period in due_reminders(today, year_start):
             if not claim_run(
                 db, organisation_id=organisation.id, job=REMINDER_JOB, period=period.code, now=now
             ):

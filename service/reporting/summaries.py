@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -361,12 +361,14 @@ def mail_helpers() -> dict:
     }
 
 
-def render_summary_preview(table: StatisticsTable, month: Period) -> tuple[str, str]:
+def render_summary_preview(
+    table: StatisticsTable, month: Period, *, base_url: str
+) -> tuple[str, str]:
     """The text and HTML parts, as the mail would carry them (for tests and the benchmark)."""
     context = {
         "table": table,
         "month": month_label(month),
-        "base_url": current_app.config["PUBLIC_BASE_URL"],
+        "base_url": base_url,
         **mail_helpers(),
     }
     return (

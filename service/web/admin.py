@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -29,6 +28,7 @@ from service.cases.handover import deactivate_account, unreadable_cases
 from service.models import Role
 from service.platform.clock import local_today, utcnow
 from service.platform.db import get_db
+from service.platform.settings import get_settings
 from service.web.access import StaffUser, staff_required
 from service.web.admin_forms import (
     ANY,
@@ -98,7 +98,7 @@ def index(user: StaffUser):
 def reports(user: StaffUser):
     from service.reporting.reports import FORMATS, recent_periods
 
-    periods = recent_periods(local_today())
+    periods = recent_periods(local_today(), get_settings().report_year_start)
     return render_template("admin/reports.html", periods=periods, formats=FORMATS)
 
 
@@ -109,7 +109,12 @@ def report_download(user: StaffUser, period: str, fmt: str):
     from service.reporting.reports import export_report
 
     report = export_report(
-        get_db(), current_organisation(), period, fmt, actor=Actor.staff(user.account)
+        get_db(),
+        current_organisation(),
+        period,
+        fmt,
+        actor=Actor.staff(user.account),
+        settings=get_settings(),
     )
     return report_response(report)
 
@@ -232,8 +237,8 @@ def invite(user: StaffUser):
         display_name=form.display_name.data,
         role=Role(form.role.data),
         body_id=form.body_id() if form.role.data != Role.ADMIN else None,
-        base_url=current_app.config["PUBLIC_BASE_URL"],
-        hours=current_app.config["INVITE_HOURS"],
+        base_url=get_settings().public_base_url,
+        hours=get_settings().invite_hours,
     )
     return _back("admin.staff", _("The invitation was sent by mail."))
 
@@ -263,8 +268,8 @@ def reset(user: StaffUser, account_id: int):
         get_db(),
         user.account,
         account_id,
-        base_url=current_app.config["PUBLIC_BASE_URL"],
-        hours=current_app.config["INVITE_HOURS"],
+        base_url=get_settings().public_base_url,
+        hours=get_settings().invite_hours,
     )
     return _back(
         "admin.staff",

@@ -53,6 +53,7 @@ from service.people.sessions import ENROL, FULL, STAFF_COOKIE
 from service.platform.clock import local_today
 from service.platform.db import get_database, get_db
 from service.platform.errors import LoginFailed
+from service.platform.settings import get_settings
 from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
 from service.web.common import current_organisation, report_response, safe_next, set_session_cookie
 from service.web.forms import (
@@ -400,7 +401,13 @@ def approve(user: StaffUser, case_id: str, publication_id: int):
     if not form.validate() or not form.revision.data.isdigit():
         return render_case(user, case_id, 400)
     outcome = approve_publication(
-        get_db(), user.account, user.private_key, case_id, publication_id, int(form.revision.data)
+        get_db(),
+        user.account,
+        user.private_key,
+        case_id,
+        publication_id,
+        int(form.revision.data),
+        publication_days=get_settings().publication_days,
     )
     return done(outcome.changed, _("The summary is published on the results page."), case_id)
 
@@ -409,7 +416,13 @@ def approve(user: StaffUser, case_id: str, publication_id: int):
 @staff_required(Role.CHAIR)
 def withdraw(user: StaffUser, case_id: str, publication_id: int):
     PostOnlyForm().validate()
-    outcome = withdraw_publication(get_db(), user.account, case_id, publication_id)
+    outcome = withdraw_publication(
+        get_db(),
+        user.account,
+        case_id,
+        publication_id,
+        publication_days=get_settings().publication_days,
+    )
     return done(outcome.changed, _("The summary was taken off the results page."), case_id)
 
 
@@ -481,7 +494,9 @@ def reports(user: StaffUser):
     from service.reporting.reports import FORMATS, recent_periods
 
     return render_template(
-        "board/reports.html", periods=recent_periods(local_today()), formats=FORMATS
+        "board/reports.html",
+        periods=recent_periods(local_today(), get_settings().report_year_start),
+        formats=FORMATS,
     )
 
 
@@ -497,6 +512,7 @@ def report_download(user: StaffUser, period: str, fmt: str):
         period,
         fmt,
         actor=Actor.staff(user.account),
+        settings=get_settings(),
         body_id=user.account.body_id,
     )
     return report_response(report)

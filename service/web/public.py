@@ -47,6 +47,7 @@ from service.people.sessions import (
 from service.platform.clock import local_today
 from service.platform.db import get_db
 from service.platform.errors import ReceiptRejected
+from service.platform.settings import get_settings
 from service.rules.policy import active_categories
 from service.web.access import public, reporter_idle, reporter_required
 from service.web.common import (
@@ -273,7 +274,7 @@ def _render_case(access: ReporterAccess, status: int = 200, **invalid):
     page = render_template(
         "public/case.html",
         view=view,
-        voice=voice_for(view.case, local_today()),
+        voice=voice_for(view.case, local_today(), reopen_window=get_settings().reopen_window),
         form=invalid.get("form") or MessageForm(formdata=None),
         end_form=PostOnlyForm(),
         done=DONE.get(request.args.get("done", "")),
@@ -310,7 +311,9 @@ def rate(access: ReporterAccess):
 @reporter_required
 def reopen(access: ReporterAccess):
     def act(form):
-        return ask_to_reopen(get_db(), access, form.text.data or "")
+        return ask_to_reopen(
+            get_db(), access, form.text.data or "", reopen_window=get_settings().reopen_window
+        )
 
     return _voice(access, ReopenForm(), "reopen_form", act, "reopened")
 
