@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 import crypto
 from service.models import Attachment, AttachmentChunk
 
+CHUNK_SIZE = crypto.STREAM_CHUNK_SIZE  # plaintext bytes per stored chunk (the last may be fewer)
+
 
 def seal_text(key: bytes, case_id: str, field: str, text: str) -> bytes:
     return crypto.seal(key, text.encode("utf-8"), crypto.field_ad(case_id, field))
@@ -119,13 +121,13 @@ def store_attachment(
 
 
 def _rechunk(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Regroup arbitrary pieces into STREAM_CHUNK_SIZE chunks (the last may be shorter)."""
+    """Regroup arbitrary pieces into CHUNK_SIZE chunks (the last may be shorter)."""
     buffer = bytearray()
     for piece in chunks:
         buffer += piece
-        while len(buffer) >= crypto.STREAM_CHUNK_SIZE:
-            yield bytes(buffer[: crypto.STREAM_CHUNK_SIZE])
-            del buffer[: crypto.STREAM_CHUNK_SIZE]
+        while len(buffer) >= CHUNK_SIZE:
+            yield bytes(buffer[:CHUNK_SIZE])
+            del buffer[:CHUNK_SIZE]
     if buffer:
         yield bytes(buffer)
 
@@ -146,7 +148,7 @@ def attachment_info(attachment: Attachment, case_key: bytes) -> AttachmentInfo:
 def iter_attachment(
     read_session: Callable[[], Session], attachment: Attachment, case_key: bytes
 ) -> Iterator[bytes]:
-    """Decrypted content; CryptoError if anything was altered or is missing.
+    """Decrypted content; SealingError if anything was altered or is missing.
 
     Each chunk is fetched in its own short read-only session, so a slow download holds no
     transaction (and on SQLite no lock) open while the client reads.

@@ -16,10 +16,8 @@ from typing import IO
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
-import crypto
 from service.sealing.metadata import StripReport, strip_metadata
-
-_SPOOL_AD = b"homthu upload spool v1"
+from service.sealing.spool import SPOOL_CHUNK_SIZE, SpoolSealer
 
 
 class EncryptedSpool(io.RawIOBase):
@@ -27,8 +25,7 @@ class EncryptedSpool(io.RawIOBase):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__()
-        self._key = crypto.new_data_key()
-        self._sealer = crypto.StreamSealer(self._key, _SPOOL_AD)
+        self._sealer = SpoolSealer()
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the spool
         self._pending = bytearray()
         self._chunks = 0
@@ -52,9 +49,9 @@ class EncryptedSpool(io.RawIOBase):
         if self.size > self._max:
             raise RequestEntityTooLarge()
         self._pending += data
-        while len(self._pending) > crypto.STREAM_CHUNK_SIZE:
-            self._spill(bytes(self._pending[: crypto.STREAM_CHUNK_SIZE]), last=False)
-            del self._pending[: crypto.STREAM_CHUNK_SIZE]
+        while len(self._pending) > SPOOL_CHUNK_SIZE:
+            self._spill(bytes(self._pending[:SPOOL_CHUNK_SIZE]), last=False)
+            del self._pending[:SPOOL_CHUNK_SIZE]
         return len(data)
 
     def _spill(self, chunk: bytes, *, last: bool) -> None:
@@ -79,7 +76,7 @@ class EncryptedSpool(io.RawIOBase):
     def iter_chunks(self) -> Iterator[bytes]:
         """The plaintext again, one chunk at a time."""
         self.seek(0)
-        opener = crypto.StreamOpener(self._key, self._sealer.header, _SPOOL_AD)
+        opener = self._sealer.opener()
         for index in range(self._chunks):
             length = int.from_bytes(self._file.read(4), "big")
             yield opener.open_chunk(self._file.read(length), last=index == self._chunks - 1)
@@ -95,7 +92,7 @@ class EncryptedSpool(io.RawIOBase):
 
     def close(self) -> None:
         self._file.close()
-        self._key = b""
+        self._sealer.forget()
         super().close()
 
 
