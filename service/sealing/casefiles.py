@@ -2,7 +2,8 @@
 
 Every field is AEAD-sealed with associated data binding the case id and the field name, so a
 blob cannot be moved to another case or another column. Files are sealed in STREAM chunks and
-written chunk by chunk, so a large upload never sits whole in memory.
+written chunk by chunk, so a large upload never sits whole in memory. Storing a file strips its
+identifying image metadata first, whichever way the file came in (see metadata.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from service.models import Attachment, AttachmentChunk
+from service.sealing.metadata import strip_metadata
 
 CHUNK_SIZE = crypto.STREAM_CHUNK_SIZE  # plaintext bytes per stored chunk (the last may be fewer)
 
@@ -44,7 +46,11 @@ def message_field(message_id: int) -> str:
 
 
 class Upload(Protocol):
-    """A file as received: name and type as the browser sent them, content as chunks."""
+    """A file as received: name and type as the browser sent them, content as chunks.
+
+    iter_chunks() returns a fresh iterator over the same bytes at every call: an image is read
+    twice when it is stored, once to survey its metadata and once to strip it.
+    """
 
     filename: str
     content_type: str
@@ -82,7 +88,8 @@ def store_attachment(
     uploaded_on: dt.date,
     message_id: int | None = None,
 ) -> Attachment:
-    """Seal `upload` under the case key into chunk rows, one chunk in memory at a time."""
+    """Seal `upload`, minus identifying image metadata (EXIF, XMP, ...), under the case key
+    into chunk rows, one chunk in memory at a time. The size stored is the stripped size."""
     attachment = Attachment(
         id=secrets.token_hex(16),
         case_id=case_id,
@@ -100,7 +107,7 @@ def store_attachment(
 
     def counted() -> Iterator[bytes]:
         nonlocal size
-        for chunk in upload.iter_chunks():
+        for chunk in strip_metadata(upload.iter_chunks):
             size += len(chunk)
             yield chunk
 

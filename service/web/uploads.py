@@ -2,8 +2,9 @@
 
 Werkzeug normally spools a large upload to a temporary file as it arrives. Here the spool seals
 each chunk under a random key that lives only in this object before writing it, so what reaches
-the temporary file is ciphertext; the domain layer then reads the plaintext back chunk by chunk
-and re-seals it under the case key. A file over the per-file limit stops the request with 413.
+the temporary file is ciphertext; the domain layer then reads the plaintext back chunk by chunk,
+strips image metadata and re-seals it under the case key. A file over the per-file limit stops
+the request with 413.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import IO
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.sealing.metadata import StripReport, strip_metadata
 from service.sealing.spool import SPOOL_CHUNK_SIZE, SpoolSealer
 
 
@@ -112,15 +112,14 @@ class HomthuRequest(Request):
 class SpooledUpload:
     """Adapts a Werkzeug FileStorage backed by an EncryptedSpool to the domain's Upload.
 
-    Its content is the upload minus identifying image metadata (EXIF, XMP, ...): see
-    service.metadata. `metadata` tells what the latest iter_chunks() removed, once consumed.
+    Its content is the upload as it came: storing it strips identifying image metadata (see
+    service.sealing.casefiles.store_attachment), whichever way a file comes in.
     """
 
     def __init__(self, storage) -> None:
         self.filename = _safe_filename(storage.filename or "file")
         self.content_type = storage.mimetype or "application/octet-stream"
         self._spool: EncryptedSpool = storage.stream
-        self.metadata = StripReport()
 
     @property
     def size(self) -> int:
@@ -128,9 +127,8 @@ class SpooledUpload:
         return self._spool.size
 
     def iter_chunks(self) -> Iterator[bytes]:
-        # The spool can be read twice: the stripper surveys an image before it streams it.
-        self.metadata = StripReport()
-        return strip_metadata(self._spool.iter_chunks, self.metadata)
+        # A fresh pass over the spool at each call: storing an image reads it twice.
+        return self._spool.iter_chunks()
 
 
 def _safe_filename(name: str) -> str:
