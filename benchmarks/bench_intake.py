@@ -101,7 +101,7 @@ class DerivationMeter:
 def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int, warmup: int):
     from service import create_app
     from service.platform.db import get_database
-    from service.sealing import receipts
+    from service.sealing import receipts as sealing_receipts
     from service.sealing.profiles import PRODUCTION
 
     _support.apply_environment(_support.app_environment(database_url, instance_dir))
@@ -110,7 +110,7 @@ def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int
         raise SystemExit("the application is not using the PRODUCTION Argon2id profile")
     seeded = _support.migrate_and_seed(app)
     timer = ServerTimer(app)
-    meter = DerivationMeter(receipts)
+    meter = DerivationMeter(sealing_receipts)
 
     writer = app.test_client()
     write_token = _support.csrf_from(writer.get(WRITE_QUERY).get_data(as_text=True))
@@ -122,7 +122,7 @@ def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int
     calls: dict[str, set[int]] = {"write": set(), "follow": set()}
 
     def derive() -> float:
-        receipt = receipts.new_receipt()
+        receipt = sealing_receipts.new_receipt()
         started = time.perf_counter()
         meter.original(receipt, seeded.receipt_salt, PRODUCTION)
         return time.perf_counter() - started
