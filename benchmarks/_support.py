@@ -131,7 +131,6 @@ class Seeded:
 
 def migrate_and_seed(app) -> Seeded:
     """Build the schema and create the organisation, its bodies and four staff accounts."""
-    import crypto
     from service.admin.organisations import create_organisation
     from service.models import Role
     from service.people import twofactor
@@ -139,9 +138,10 @@ def migrate_and_seed(app) -> Seeded:
     from service.platform.clock import utcnow
     from service.platform.db import get_database
     from service.platform.migrate import upgrade_database
+    from service.sealing.profiles import PRODUCTION
 
     upgrade_database(app.config["DATABASE_URL"])
-    profile = crypto.PRODUCTION
+    profile = PRODUCTION
     with app.app_context(), get_database(app).session() as session:
         organisation, bodies = create_organisation(
             session, name="Trung tâm Hội nghị (benchmark)", slug="bench", profile=profile

@@ -154,15 +154,15 @@ def seed_events(app, organisation_id: int, count: int) -> None:
 
 def fresh_organisation(app) -> int:
     """The schema, and one organisation with its bodies (its creation is its first event)."""
-    import crypto
     from service.admin.organisations import create_organisation
     from service.platform.db import get_database
     from service.platform.migrate import upgrade_database
+    from service.sealing.profiles import FAST
 
     upgrade_database(app.config["DATABASE_URL"])
     with app.app_context(), get_database(app).session() as db:
         organisation, _bodies = create_organisation(
-            db, name="Benchmark", slug="bench", profile=crypto.FAST
+            db, name="Benchmark", slug="bench", profile=FAST
         )
         db.commit()
         return organisation.id

@@ -1,8 +1,8 @@
 """Filing a report and following one up, against one Argon2id derivation (a script, not a test).
 
 Goal (a): POST /report/write (no attachment) and POST /follow-up each cost at most 1.2 times one
-`crypto.derive_reporter_keys` with the PRODUCTION profile; everything else together adds at most
-20 %.
+`receipts.derive_reporter_keys` (service/sealing/receipts.py) with the PRODUCTION profile;
+everything else together adds at most 20 %.
 
 Run from the project root:
 
@@ -22,7 +22,7 @@ from the call to the close of the response), so building the request in the test
 counted. Each round runs one derivation, one filing and one follow-up, in an order that rotates
 from round to round, so drift affects all three alike. Medians of --runs rounds after --warmup
 rounds. The Argon2id time inside each request is also measured (a timing wrapper around
-crypto.derive_reporter_keys, which the service calls through the package), giving a second,
+receipts.derive_reporter_keys, which the service calls through the module), giving a second,
 per-request breakdown: request time minus the derivation that request actually ran.
 """
 
@@ -74,14 +74,14 @@ class _TimedBody:
 
 
 class DerivationMeter:
-    """Wraps crypto.derive_reporter_keys to time and count the derivations a request runs."""
+    """Wraps receipts.derive_reporter_keys to time and count the derivations a request runs."""
 
-    def __init__(self, crypto_module) -> None:
-        self._crypto = crypto_module
-        self.original = crypto_module.derive_reporter_keys
+    def __init__(self, receipts_module) -> None:
+        self._receipts = receipts_module
+        self.original = receipts_module.derive_reporter_keys
         self.seconds = 0.0
         self.calls = 0
-        crypto_module.derive_reporter_keys = self._timed
+        receipts_module.derive_reporter_keys = self._timed
 
     def _timed(self, *args, **kwargs):
         started = time.perf_counter()
@@ -95,21 +95,22 @@ class DerivationMeter:
         self.seconds, self.calls = 0.0, 0
 
     def restore(self) -> None:
-        self._crypto.derive_reporter_keys = self.original
+        self._receipts.derive_reporter_keys = self.original
 
 
 def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int, warmup: int):
-    import crypto
     from service import create_app
     from service.platform.db import get_database
+    from service.sealing import receipts as sealing_receipts
+    from service.sealing.profiles import PRODUCTION
 
     _support.apply_environment(_support.app_environment(database_url, instance_dir))
     app = create_app()
-    if app.extensions["homthu.kdf"] != crypto.PRODUCTION:
+    if app.extensions["homthu.kdf"] != PRODUCTION:
         raise SystemExit("the application is not using the PRODUCTION Argon2id profile")
     seeded = _support.migrate_and_seed(app)
     timer = ServerTimer(app)
-    meter = DerivationMeter(crypto)
+    meter = DerivationMeter(sealing_receipts)
 
     writer = app.test_client()
     write_token = _support.csrf_from(writer.get(WRITE_QUERY).get_data(as_text=True))
@@ -121,9 +122,9 @@ def measure_backend(label: str, database_url: str, instance_dir: Path, runs: int
     calls: dict[str, set[int]] = {"write": set(), "follow": set()}
 
     def derive() -> float:
-        receipt = crypto.new_receipt()
+        receipt = sealing_receipts.new_receipt()
         started = time.perf_counter()
-        meter.original(receipt, seeded.receipt_salt, crypto.PRODUCTION)
+        meter.original(receipt, seeded.receipt_salt, PRODUCTION)
         return time.perf_counter() - started
 
     def server_time(kind: str, send: Callable[[], object]) -> float:
@@ -246,9 +247,9 @@ def main() -> int:
         temp_dir = Path(temp)
         # config.py reads the instance directory once, at import.
         os.environ["HOMTHU_INSTANCE_DIR"] = str(temp_dir / "instance")
-        import crypto
+        from service.sealing.profiles import PRODUCTION
 
-        print("profile", crypto.PRODUCTION.encode())
+        print("profile", PRODUCTION.encode())
         print("cpus", os.cpu_count())
         ok = True
         ok &= measure_backend(

@@ -90,7 +90,6 @@ def seed(url: str, cases: int) -> None:
     """Organisation, bodies, chairs, recipients, then the cases in one server-side INSERT."""
     from sqlalchemy import text
 
-    import crypto
     from service import create_app
     from service.admin.organisations import create_organisation
     from service.models import Role, SummaryRecipient
@@ -98,12 +97,13 @@ def seed(url: str, cases: int) -> None:
     from service.platform.clock import utcnow
     from service.platform.db import get_database
     from service.platform.migrate import upgrade_database
+    from service.sealing.profiles import FAST
 
     upgrade_database(url)
     app = create_app()
     with app.app_context(), get_database(app).session() as db:
         organisation, bodies = create_organisation(
-            db, name="Trung tâm Hội nghị (benchmark)", slug="bench", profile=crypto.FAST
+            db, name="Trung tâm Hội nghị (benchmark)", slug="bench", profile=FAST
         )
         by_code = {new.body.code: new.body for new in bodies}
         for code in ("CD", "TTND"):
@@ -114,7 +114,7 @@ def seed(url: str, cases: int) -> None:
                 display_name=f"Chair {code}",
                 role=Role.CHAIR,
                 password=secrets.token_urlsafe(12),
-                profile=crypto.FAST,
+                profile=FAST,
                 body=by_code[code],
             )
         for email, kind in (

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Flask, Response
 from sqlalchemy import inspect, select
 
-import crypto
 from config import INSTANCE_DIR, ConfigError, load_config
 from service.platform import db as database
 from service.platform import settings as platform_settings
 from service.platform.extensions import babel, csrf, login_manager
 from service.platform.extensions import mail as mailer
 from service.platform.logs import configure_logging
+from service.sealing.profiles import profile_named
 
 ROOT = Path(__file__).resolve().parent.parent
 # At most this many receipts derive at once per process (19 MiB of memory each).
@@ -32,7 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config())
     app.config.update(overrides or {})
     settings = platform_settings.init_app(app)
-    app.extensions["homthu.kdf"] = crypto.profile_named(app.config["ARGON2_PROFILE"])
+    app.extensions["homthu.kdf"] = profile_named(app.config["ARGON2_PROFILE"])
     # Long-lived threads for filings' receipt derivations (see intake.PendingReceipt).
     app.extensions["homthu.receipts"] = ThreadPoolExecutor(
         max_workers=RECEIPT_THREADS, thread_name_prefix="receipt"

@@ -24,7 +24,6 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import crypto
 from service import create_app
 from service.admin.organisations import create_organisation
 from service.models import Account, Body, Organisation, Role
@@ -33,6 +32,8 @@ from service.people.accounts import create_account
 from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.platform.migrate import upgrade_database
+from service.sealing import staff_keys
+from service.sealing.profiles import FAST
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
@@ -171,7 +172,7 @@ class Staff:
         return self.account.email
 
     def private_key(self) -> bytes:
-        return crypto.unwrap_private_key(self.account.wrapped_private_key, self.password)
+        return staff_keys.unlock_private_key(self.account.wrapped_private_key, self.password)
 
     def code(self) -> str:
         """The code the authenticator app shows now."""
@@ -221,7 +222,7 @@ WORLD_STAFF = (
 
 @pytest.fixture
 def world(app: Flask) -> World:
-    profile = crypto.FAST
+    profile = FAST
     with app.app_context(), get_database(app).session() as session:
         organisation, bodies = create_organisation(
             session, name="Trung tâm Hội nghị (test)", slug="test", profile=profile
@@ -264,7 +265,7 @@ def add_staff(
             display_name=name.replace("_", " ").title(),
             role=role,
             password=password,
-            profile=crypto.FAST,
+            profile=FAST,
             body=session.get(Body, body.id) if body else None,
         )
         session.flush()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import crypto
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
 from service.platform.db import get_database
+from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "s" * 40
@@ -35,7 +35,7 @@ def test_production_uses_the_production_argon2_profile_and_secure_cookies():
 
 
 def test_the_production_argon2_profile_meets_the_owasp_minimum():
-    profile = crypto.profile_named("production")
+    profile = profile_named("production")
     assert profile.memory_kib >= 19 * 1024 and profile.iterations >= 2
 
 
@@ -76,7 +76,7 @@ def test_every_setting_is_in_the_readme_configuration_table():
 def test_production_refuses_to_start_with_demo_data(app_env, monkeypatch):
     app = create_app()
     with app.app_context(), get_database(app).session() as db:
-        create_organisation(db, name="DEMO", slug="demo", profile=crypto.FAST, is_demo=True)
+        create_organisation(db, name="DEMO", slug="demo", profile=FAST, is_demo=True)
         db.commit()
     get_database(app).engine.dispose()
     monkeypatch.setenv("HOMTHU_ENV", "production")
@@ -129,6 +129,6 @@ def test_an_organisation_created_in_production_derives_receipts_with_the_product
         from service.models import Organisation
 
         organisation = db.scalar(select(Organisation).where(Organisation.slug == "u"))
-        profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
-    assert profile == crypto.PRODUCTION
+        profile = KdfProfile.decode(organisation.receipt_kdf)
+    assert profile == PRODUCTION
     get_database(app).engine.dispose()

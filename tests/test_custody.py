@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-import crypto
 from service.admin.organisations import create_body
 from service.cases.casework import (
     add_note,
@@ -43,7 +42,7 @@ from service.models import (
 )
 from service.platform.errors import InvalidSubmission, NotFound, ReadOnlyAccess
 from service.rules.policy import route
-from service.sealing import keyring
+from service.sealing import SealingError, keyring, recovery
 from service.sealing.casefiles import open_text
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)  # Friday 27 November 2026, 10:00 local
@@ -68,10 +67,8 @@ def opens_with(db, case_id: str, private_key: bytes) -> set[str]:
     opened = set()
     for wrap in db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case_id)):
         try:
-            crypto.unwrap_key(
-                private_key, wrap.wrapped, keyring.wrap_context(case_id, wrap.purpose)
-            )
-        except crypto.CryptoError:
+            keyring.unwrap_case_key(private_key, wrap.wrapped, case_id, wrap.purpose)
+        except SealingError:
             continue
         opened.add(wrap.purpose)
     return opened
@@ -85,10 +82,8 @@ def title_with(db, case, private_key: bytes) -> str:
         )
     ):
         try:
-            key = crypto.unwrap_key(
-                private_key, wrap.wrapped, keyring.wrap_context(case.id, KeyPurpose.CASE)
-            )
-        except crypto.CryptoError:
+            key = keyring.unwrap_case_key(private_key, wrap.wrapped, case.id, KeyPurpose.CASE)
+        except SealingError:
             continue
         return open_text(key, case.id, "title", case.title_ct)
     raise PermissionError("no wrap opens")
@@ -115,7 +110,7 @@ def test_after_a_transfer_the_old_body_cannot_decrypt_and_the_new_body_can(db, w
         assert opens_with(db, case.id, world[name].private_key()) == set(), name
         with pytest.raises(PermissionError):
             title_with(db, case, world[name].private_key())
-    cd_recovery = crypto.decode_recovery_code(world.recovery_codes["CD"])
+    cd_recovery = recovery.private_key_from_code(world.recovery_codes["CD"])
     assert opens_with(db, case.id, cd_recovery) == set()
 
     assert opens_with(db, case.id, world["ttnd_handler"].private_key()) == {"case", "staff"}
@@ -124,7 +119,7 @@ def test_after_a_transfer_the_old_body_cannot_decrypt_and_the_new_body_can(db, w
         "staff",
         "identity",
     }
-    ttnd_recovery = crypto.decode_recovery_code(world.recovery_codes["TTND"])
+    ttnd_recovery = recovery.private_key_from_code(world.recovery_codes["TTND"])
     assert opens_with(db, case.id, ttnd_recovery) == {"case", "staff", "identity"}
     assert title_with(db, case, world["ttnd_handler"].private_key()) == "Tiêu đề"
 
@@ -290,11 +285,11 @@ def test_adding_a_body_prints_its_recovery_code_once_and_is_audited(app, db, wor
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     code = result.output.split("TTDV", 2)[-1].split()[0]
-    private = crypto.decode_recovery_code(code)
+    private = recovery.private_key_from_code(code)
     from service.models import Body
 
     body = db.scalars(select(Body).where(Body.code == "TTDV")).one()
-    assert crypto.public_key_of(private) == body.recovery_public_key
+    assert recovery.public_key_of(private) == body.recovery_public_key
     assert "body.created" in db.scalars(select(AuditEvent.action)).all()
     db.rollback()  # SQLite: let the command take the write lock
     again = app.test_cli_runner().invoke(

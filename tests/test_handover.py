@@ -9,7 +9,6 @@ import pytest
 from conftest import add_staff, domain_session, get_csrf
 from sqlalchemy import func, select
 
-import crypto
 from service.admin import invitations
 from service.cases import handover
 from service.cases.casework import handler_case_view
@@ -27,7 +26,7 @@ from service.models import (
 )
 from service.people.sessions import STAFF_COOKIE, SessionToken
 from service.platform.errors import KeyUnavailable, NotFound, WrongRecoveryCode
-from service.sealing import keyring
+from service.sealing import SealingError, keyring, recovery, staff_keys
 from tests.casefactory import file_case, keys_of
 
 BANNER = 'data-testid="unreadable-banner"'
@@ -64,10 +63,8 @@ def test_an_administrators_session_holds_no_key_that_opens_any_case(app, world, 
         wraps = db.scalars(select(CaseKeyWrap)).all()
         assert wraps and not [w for w in wraps if w.account_id == admin.account.id]
         for wrap in wraps:
-            with pytest.raises(crypto.CryptoError):
-                crypto.unwrap_key(
-                    private_key, wrap.wrapped, keyring.wrap_context(wrap.case_id, wrap.purpose)
-                )
+            with pytest.raises(SealingError):
+                keyring.unwrap_case_key(private_key, wrap.wrapped, wrap.case_id, wrap.purpose)
         # And the domain refuses before the keys are even tried.
         for case_id in case_ids:
             with pytest.raises(NotFound):
@@ -321,7 +318,7 @@ def test_check_recovery_code_compares_with_the_bodys_public_key(db, world):
     with pytest.raises(WrongRecoveryCode):
         handover.check_recovery_code(world.cd, world.recovery_codes["TTND"])
     private = handover.check_recovery_code(world.cd, world.recovery_codes["CD"].lower())
-    assert crypto.public_key_of(private) == world.cd.recovery_public_key
+    assert recovery.public_key_of(private) == world.cd.recovery_public_key
 
 
 def test_recovery_refuses_a_grantee_of_another_body(app, db, world):
@@ -362,7 +359,7 @@ def test_a_reset_gives_new_keys_and_no_old_access_until_granted_again(app, world
         account = _account(db, handler)
         assert account.public_key != old_public and not account.totp_enrolled
         assert not keyring.has_wrap(db, case.id, account.id)
-        private = crypto.unwrap_private_key(account.wrapped_private_key, new_password)
+        private = staff_keys.unlock_private_key(account.wrapped_private_key, new_password)
         with pytest.raises(KeyUnavailable):
             keyring.open_case_keys_for_account(db, db.get(Case, case.id), account, private)
     # The link is spent.

@@ -8,7 +8,6 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-import crypto
 from service.cases.casework import (
     add_reporter_message,
     handler_case_view,
@@ -27,7 +26,9 @@ from service.models import (
     Track,
 )
 from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, ReceiptRejected
-from service.sealing import keyring
+from service.sealing import SealingError, keyring, receipts, recovery
+from service.sealing.casefiles import CHUNK_SIZE
+from service.sealing.profiles import FAST
 
 NOW = dt.datetime(2026, 11, 27, 3, 15, tzinfo=dt.UTC)  # 10:15 in Khánh Hòa
 
@@ -77,9 +78,9 @@ def test_a_field_sealed_for_one_case_does_not_open_as_another_case_or_field(db, 
     keys = keys_for(db, world["cd_handler"], first)
     from service.sealing.casefiles import open_text
 
-    with pytest.raises(crypto.CryptoError):
+    with pytest.raises(SealingError):
         open_text(keys.case, second.id, "title", first.title_ct)
-    with pytest.raises(crypto.CryptoError):
+    with pytest.raises(SealingError):
         open_text(keys.case, first.id, "text", first.title_ct)
 
 
@@ -88,9 +89,10 @@ def test_the_receipt_is_sixteen_digits_and_is_not_stored(db, world, database_url
     assert len(filed.receipt) == 16 and filed.receipt.isdigit()
     case = db.get(Case, filed.case.id)
     assert filed.receipt.encode() not in case.lookup_id
-    assert case.lookup_id != crypto.derive_key(
-        filed.receipt.encode(), world.organisation.receipt_salt, crypto.FAST
-    )
+    # The lookup id is what the receipt derives (and, tests/crypto: not Argon2id's raw output).
+    derived = receipts.derive_reporter_keys(filed.receipt, world.organisation.receipt_salt, FAST)
+    assert case.lookup_id == derived.lookup_id
+    assert case.reporter_public_key == derived.public_key
 
 
 @pytest.mark.parametrize(
@@ -141,12 +143,8 @@ def test_an_excluded_handler_gets_no_wrap_and_cannot_decrypt_even_from_the_datab
     ).all()
     # With direct database access, their private key opens none of the case's wraps.
     for wrap in db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id)):
-        with pytest.raises(crypto.CryptoError):
-            crypto.unwrap_key(
-                excluded.private_key(),
-                wrap.wrapped,
-                keyring.wrap_context(case.id, wrap.purpose),
-            )
+        with pytest.raises(SealingError):
+            keyring.unwrap_case_key(excluded.private_key(), wrap.wrapped, case.id, wrap.purpose)
     with pytest.raises(NotFound):
         handler_case_view(db, excluded.account, excluded.private_key(), case.id)
     assert keys_for(db, world["cd_chair"], case).case  # the others still can
@@ -178,19 +176,19 @@ def test_a_named_reporters_identity_opens_only_for_the_chair_and_the_recovery_ke
         db, world["cd_handler"].account, world["cd_handler"].private_key(), case.id
     )
     assert handler_view.identity is None and handler_view.identity_withheld
-    recovery = crypto.decode_recovery_code(world.recovery_codes["CD"])
-    assert keyring.open_case_keys_with_recovery(db, case, recovery).identity is not None
+    recovery_key = recovery.private_key_from_code(world.recovery_codes["CD"])
+    assert keyring.open_case_keys_with_recovery(db, case, recovery_key).identity is not None
 
 
 def test_the_recovery_key_opens_every_key_of_the_case(db, world):
     case = db.get(Case, file_report(db, world, identity=Identity("A", "", "B")).case.id)
     keys = keyring.open_case_keys_with_recovery(
-        db, case, crypto.decode_recovery_code(world.recovery_codes["CD"])
+        db, case, recovery.private_key_from_code(world.recovery_codes["CD"])
     )
     assert keys.case and keys.staff and keys.identity
     with pytest.raises(KeyUnavailable):  # the other body's recovery key opens nothing
         keyring.open_case_keys_with_recovery(
-            db, case, crypto.decode_recovery_code(world.recovery_codes["TTND"])
+            db, case, recovery.private_key_from_code(world.recovery_codes["TTND"])
         )
 
 
@@ -255,7 +253,7 @@ def test_attachments_are_sealed_in_chunks_and_read_back_intact(db, world, app):
     data = bytes(range(256)) * 1000 + b"tail"  # several STREAM chunks
     filed = file_report(db, world, attachments=[BytesUpload("ảnh chụp.jpg", data, "image/jpeg")])
     attachment = db.scalars(select(Attachment).where(Attachment.case_id == filed.case.id)).one()
-    assert attachment.chunk_count == -(-len(data) // crypto.STREAM_CHUNK_SIZE)
+    assert attachment.chunk_count == -(-len(data) // CHUNK_SIZE)
     from service.cases.casework import open_attachment_for_handler
     from service.platform.db import get_database
 
@@ -327,14 +325,14 @@ def test_a_wrong_or_malformed_receipt_gets_the_same_refusal(db, world, entered):
 def test_checking_a_receipt_costs_one_derivation_right_or_wrong(db, world, monkeypatch):
     filed = file_report(db, world)
     calls = []
-    original = crypto.derive_reporter_keys
+    original = receipts.derive_reporter_keys
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(crypto, "derive_reporter_keys", counting)
-    open_case_with_receipt(db, world.organisation, crypto.format_receipt(filed.receipt))
+    monkeypatch.setattr(receipts, "derive_reporter_keys", counting)
+    open_case_with_receipt(db, world.organisation, receipts.format_receipt(filed.receipt))
     with pytest.raises(ReceiptRejected):
         open_case_with_receipt(db, world.organisation, "not a receipt")
     with pytest.raises(ReceiptRejected):

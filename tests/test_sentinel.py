@@ -40,10 +40,10 @@ from flask_babel import force_locale
 from sqlalchemy import DateTime, Engine, MetaData, inspect, select, text
 from sqlalchemy.engine import make_url
 
-import crypto
 from service.models import CaseKind
 from service.platform.clock import utcnow
 from service.platform.db import get_database
+from service.sealing.casefiles import CHUNK_SIZE
 from service.web.forms import KIND_LABELS
 
 # --- the reusable scan -------------------------------------------------------------------------
@@ -285,7 +285,7 @@ class Scenario:
         padding = secrets.token_bytes(140_000)
         # Over two STREAM chunks, a marker straddling the first chunk boundary, another at the end.
         head = b"%PDF-1.4\n" + f"Biên bản: {words['name']}\n".encode()
-        cut = crypto.STREAM_CHUNK_SIZE - len(head) - len(marker_one) // 2
+        cut = CHUNK_SIZE - len(head) - len(marker_one) // 2
         one = head + padding[:cut] + marker_one + padding[cut:] + marker_one
         two = f"Tin nhắn lúc 23:14 từ số máy riêng {tag}\n".encode() + marker_two
         return cls(

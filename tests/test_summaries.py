@@ -11,7 +11,6 @@ import pytest
 from casemaker import add_summary_recipients, make_case
 from sqlalchemy import func, select
 
-import crypto
 from service.admin.organisations import create_organisation
 from service.audit.trail import verify_chain
 from service.models import AuditEvent, MailRun, OutboxMessage, SummaryRecipient
@@ -24,6 +23,7 @@ from service.reporting.summaries import (
     previous_month,
     send_monthly_summary,
 )
+from service.sealing.profiles import FAST
 
 smtp = mailserver.smtp  # the fixture
 
@@ -101,7 +101,7 @@ def seed(db, world) -> None:
             next_due=D(2026, 11, 1),
         )
     # Another organisation's case is never counted.
-    other, bodies = create_organisation(db, name="Other", slug="other", profile=crypto.FAST)
+    other, bodies = create_organisation(db, name="Other", slug="other", profile=FAST)
     db.flush()
     make_case(db, other.id, bodies[0].body.id, "problem", D(2026, 10, 2))
     db.commit()

@@ -11,7 +11,6 @@ import pytest
 from conftest import add_staff, csrf_from, domain_session, get_csrf, log_in
 from sqlalchemy import select
 
-import crypto
 from service.mail.outbox import delivery_bodies
 from service.models import Account, AuditEvent, Invitation, OutboxMessage, Role, StaffSession
 from service.people import accounts, twofactor
@@ -19,6 +18,8 @@ from service.people.accounts import lock_after
 from service.people.passwords import password_problems
 from service.people.sessions import STAFF_COOKIE, StaffSessionPolicy
 from service.platform.errors import LoginFailed
+from service.sealing import staff_keys
+from service.sealing.profiles import FAST
 
 POLICY = StaffSessionPolicy(idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=8))
 STRONG = "một câu mật khẩu đủ dài"
@@ -298,7 +299,7 @@ def test_failures_lock_the_account_for_growing_times_and_a_success_clears_them(d
                 staff.email,
                 "wrong",
                 "",
-                profile=crypto.FAST,
+                profile=FAST,
                 policy=POLICY,
                 now=start + dt.timedelta(seconds=attempt),
             )
@@ -313,7 +314,7 @@ def test_failures_lock_the_account_for_growing_times_and_a_success_clears_them(d
             staff.email,
             staff.password,
             right_code,
-            profile=crypto.FAST,
+            profile=FAST,
             policy=POLICY,
             now=start + dt.timedelta(seconds=10),
         )
@@ -325,7 +326,7 @@ def test_failures_lock_the_account_for_growing_times_and_a_success_clears_them(d
         staff.email,
         staff.password,
         twofactor.current_code(staff.totp_secret, later),
-        profile=crypto.FAST,
+        profile=FAST,
         policy=POLICY,
         now=later,
     )
@@ -386,7 +387,7 @@ def test_changing_the_password_ends_every_session_and_keeps_every_case(app, worl
     assert "mật khẩu mới" in text_of(ended) or "new password" in text_of(ended)
     with domain_session(app) as db:
         account = db.get(Account, staff.account.id)
-        assert crypto.unwrap_private_key(account.wrapped_private_key, STRONG) == (
+        assert staff_keys.unlock_private_key(account.wrapped_private_key, STRONG) == (
             staff.private_key()
         )
         assert db.scalars(select(StaffSession).where(StaffSession.account_id == account.id)).all()

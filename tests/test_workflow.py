@@ -37,6 +37,7 @@ from service.models import (
     Role,
 )
 from service.platform.errors import InvalidSubmission, NotFound
+from service.sealing.profiles import FAST
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 S = CaseStatus
@@ -355,7 +356,7 @@ def test_an_administrator_cannot_move_a_case(db, world):
         display_name="Quản trị",
         role=Role.ADMIN,
         password="admin-password",
-        profile=__import__("crypto").FAST,
+        profile=FAST,
     )
     db.commit()
     case = file(db, world).case

@@ -20,7 +20,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.cases.handover import remove_access, warn_chairs
 from service.mail.outbox import enqueue_mail
@@ -31,6 +30,8 @@ from service.people.passwords import password_problems
 from service.people.sessions import StaffSessionPolicy, create_staff_session
 from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission, LinkExpired, NotFound
+from service.sealing import staff_keys
+from service.sealing.profiles import KdfProfile
 
 
 def _hash(token: str) -> str:
@@ -256,7 +257,7 @@ def accept(
     token: str,
     password: str,
     *,
-    profile: crypto.KdfProfile,
+    profile: KdfProfile,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
 ) -> Accepted:
@@ -294,7 +295,7 @@ def accept(
             body=body,
             now=now,
         )
-        private_key = crypto.unwrap_private_key(account.wrapped_private_key, password)
+        private_key = staff_keys.unlock_private_key(account.wrapped_private_key, password)
         action = "account.invitation_accepted"
     else:
         account = db.get(Account, invitation.account_id)
@@ -317,13 +318,13 @@ def accept(
 
 
 def _new_keys(
-    db: Session, account: Account, password: str, profile: crypto.KdfProfile, now: dt.datetime
+    db: Session, account: Account, password: str, profile: KdfProfile, now: dt.datetime
 ) -> bytes:
     """After a reset: a new key pair and password, no old access, a new two-step set-up."""
-    private, public = crypto.generate_keypair()
-    account.password_hash = crypto.hash_password(password, profile)
-    account.public_key = public
-    account.wrapped_private_key = crypto.wrap_private_key(private, password, profile)
+    keys = staff_keys.new_staff_keys(password, profile)
+    account.password_hash = keys.password_hash
+    account.public_key = keys.public_key
+    account.wrapped_private_key = keys.locked_private_key
     account.failed_logins = 0
     account.locked_until = None
     twofactor.forget(db, account)
@@ -332,4 +333,4 @@ def _new_keys(
     sessions.end_all_staff_sessions(db, account.id, sessions.PASSWORD_RESET)
     if account.body_id:
         warn_chairs(db, account.body_id, now)
-    return private
+    return keys.private_key

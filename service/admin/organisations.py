@@ -12,13 +12,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.cases.retention import seed_retention
 from service.models import Body, BodyKind, Organisation
 from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission
 from service.rules.policy import seed_rules
+from service.sealing import recovery
+from service.sealing.profiles import KdfProfile
 
 # The two bodies the design card names; a head-of-unit body can be added later.
 STANDARD_BODIES = (
@@ -38,7 +39,7 @@ def create_organisation(
     *,
     name: str,
     slug: str,
-    profile: crypto.KdfProfile,
+    profile: KdfProfile,
     is_demo: bool = False,
     now: dt.datetime | None = None,
 ) -> tuple[Organisation, list[NewBody]]:
@@ -82,7 +83,7 @@ def add_body(
     position: int = 0,
 ) -> NewBody:
     """A new body with a fresh recovery key pair; the private half leaves only as a code."""
-    private, public = crypto.generate_keypair()
+    recovery_key = recovery.new_recovery_key()
     body = Body(
         organisation_id=organisation.id,
         code=code,
@@ -91,11 +92,11 @@ def add_body(
         name_en=name_en,
         position=position,
         active=True,
-        recovery_public_key=public,
+        recovery_public_key=recovery_key.public_key,
     )
     db.add(body)
     db.flush()
-    return NewBody(body, crypto.encode_recovery_code(private))
+    return NewBody(body, recovery_key.paper_code)
 
 
 BODY_CODE = re.compile(r"[A-Z][A-Z0-9]{0,15}")  # the prefix of its case references

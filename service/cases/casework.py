@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.mail.outbox import enqueue_mail, enqueue_reporter_notice
 from service.models import (
@@ -38,7 +37,7 @@ from service.platform.errors import (
     ReadOnlyAccess,
     ReceiptRejected,
 )
-from service.sealing import keyring
+from service.sealing import keyring, receipts
 from service.sealing.casefiles import (
     AttachmentInfo,
     Upload,
@@ -52,7 +51,7 @@ from service.sealing.casefiles import (
 )
 
 # Derived when a malformed receipt is entered, so it costs the same as a well-formed one.
-_DUMMY_RECEIPT = "0" * crypto.RECEIPT_DIGITS
+_DUMMY_RECEIPT = "0" * receipts.RECEIPT_DIGITS
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,9 @@ def open_case_with_receipt(
     db: Session, organisation: Organisation, receipt_text: str
 ) -> ReporterAccess:
     """One Argon2id derivation, right or wrong: ReceiptRejected says nothing more."""
-    receipt = crypto.normalize_receipt(receipt_text)
-    profile = crypto.KdfProfile.decode(organisation.receipt_kdf)
-    keys = crypto.derive_reporter_keys(
+    receipt = receipts.normalise_receipt(receipt_text)
+    profile = receipts.receipt_profile(organisation)
+    keys = receipts.derive_reporter_keys(
         receipt or _DUMMY_RECEIPT, organisation.receipt_salt, profile
     )
     case = db.execute(

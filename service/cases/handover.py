@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.mail.outbox import enqueue_mail
 from service.models import (
@@ -34,7 +33,7 @@ from service.models import (
 from service.people import sessions
 from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, WrongRecoveryCode
-from service.sealing import keyring
+from service.sealing import SealingError, keyring, recovery
 from service.sealing.casefiles import open_json
 
 HANDLER_ROLES = (Role.HANDLER, Role.CHAIR)
@@ -232,12 +231,9 @@ def grant_access(
 def check_recovery_code(body: Body, code: str) -> bytes:
     """The body's recovery private key from its typed code; WrongRecoveryCode otherwise."""
     try:
-        private = crypto.decode_recovery_code(code)
-    except crypto.CryptoError:
+        return recovery.open_paper_code(code, body.recovery_public_key)
+    except SealingError:
         raise WrongRecoveryCode() from None
-    if crypto.public_key_of(private) != body.recovery_public_key:
-        raise WrongRecoveryCode()
-    return private
 
 
 def recover_access(

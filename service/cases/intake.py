@@ -20,7 +20,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.cases.casework import NOTIFY_EMAIL_FIELD
 from service.mail.outbox import RenderedMail, enqueue_rendered, mail_settings, render_mail
@@ -44,7 +43,7 @@ from service.models import (
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import InvalidSubmission
 from service.rules.policy import eligible_bodies, route, schedule
-from service.sealing import keyring
+from service.sealing import keyring, receipts
 from service.sealing.casefiles import Upload, seal_json, seal_text, store_attachment
 
 
@@ -183,16 +182,13 @@ class PendingReceipt:
     """
 
     def __init__(self, organisation: Organisation, executor: Executor | None = None) -> None:
-        self.receipt = crypto.new_receipt()
-        salt, profile = (
-            organisation.receipt_salt,
-            crypto.KdfProfile.decode(organisation.receipt_kdf),
-        )
+        self.receipt = receipts.new_receipt()
+        salt, profile = organisation.receipt_salt, receipts.receipt_profile(organisation)
         running = threading.Event()
 
-        def derive() -> crypto.ReporterKeys:
+        def derive() -> receipts.ReporterKeys:
             running.set()
-            return crypto.derive_reporter_keys(self.receipt, salt, profile)
+            return receipts.derive_reporter_keys(self.receipt, salt, profile)
 
         one_off = None
         if executor is None:
@@ -204,7 +200,7 @@ class PendingReceipt:
         # goes on: otherwise it would wait out the interpreter's 5 ms switch interval first.
         running.wait()
 
-    def keys(self) -> crypto.ReporterKeys:
+    def keys(self) -> receipts.ReporterKeys:
         return self._keys.result()
 
 

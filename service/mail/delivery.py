@@ -51,11 +51,11 @@ import flask_mail
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-import crypto
 from service.mail.outbox import REPORTER_RECIPIENT, delivery_address, delivery_bodies, erase_sealed
 from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import utcnow
 from service.platform.settings import DeliverySettings
+from service.sealing import SealingError
 
 log = logging.getLogger("homthu.mail")
 # Flask-Mail's configured state (`app.extensions["mail"]`): the SMTP server and its login.
@@ -270,7 +270,7 @@ def _deliver_one(
     try:
         address = delivery_address(message)
         smtp.send(_mail_for(message, address, sender))
-    except crypto.CryptoError:
+    except SealingError:
         # The sealed address or bodies no longer open (SECRET_KEY changed): they never will.
         message.attempts = max(message.attempts, policy.max_attempts)
         _failed(

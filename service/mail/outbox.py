@@ -22,10 +22,10 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
-import crypto
 from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import next_slot, start_of_local_day, utcnow
 from service.platform.settings import MAIL_SESSION_INFO, MailSettings
+from service.sealing import server
 
 
 def mail_settings(db: Session) -> MailSettings:
@@ -88,9 +88,7 @@ def enqueue_mail(
     )
     if carries_secret:
         bodies = {"text": message.text_body, "html": message.html_body}
-        message.body_sealed = crypto.seal(
-            _outbox_key(b"body"), json.dumps(bodies).encode(), _outbox_ad(message, "body")
-        )
+        message.body_sealed = _seal(message, "body", json.dumps(bodies).encode())
         message.text_body, message.html_body = SEALED_BODY, None
     return message
 
@@ -137,14 +135,16 @@ SEALED_BODY = "(sealed until delivery)"
 ERASED_BODY = "(erased after delivery)"
 
 
-def _outbox_key(purpose: bytes) -> bytes:
-    return crypto.derive_subkey(
-        current_app.config["SECRET_KEY"].encode("utf-8"), b"outbox " + purpose
-    )
+def _secret_key() -> str:
+    return current_app.config["SECRET_KEY"]
 
 
-def _outbox_ad(message: OutboxMessage, field: str) -> bytes:
-    return crypto.field_ad(message.message_id, field)
+def _seal(message: OutboxMessage, field: str, value: bytes) -> bytes:
+    return server.seal_outbox_field(_secret_key(), message.message_id, field, value)
+
+
+def _open(message: OutboxMessage, field: str, sealed: bytes) -> bytes:
+    return server.open_outbox_field(_secret_key(), message.message_id, field, sealed)
 
 
 def enqueue_reporter_notice(
@@ -163,35 +163,28 @@ def enqueue_reporter_notice(
         template=template,
         now=now,
     )
-    message.recipient_sealed = crypto.seal(
-        _outbox_key(b"recipient"), address.encode("utf-8"), _outbox_ad(message, "recipient")
-    )
+    message.recipient_sealed = _seal(message, "recipient", address.encode("utf-8"))
     return message
 
 
 def delivery_address(message: OutboxMessage) -> str:
     """Where the row goes: its recipient, or the sealed address of a reporter's notice.
 
-    Raises crypto.CryptoError if the sealed address cannot be opened (SECRET_KEY changed).
+    Raises SealingError if the sealed address cannot be opened (SECRET_KEY changed).
     """
     if message.recipient_sealed is None:
         return message.recipient
-    sealed = crypto.open_sealed(
-        _outbox_key(b"recipient"), message.recipient_sealed, _outbox_ad(message, "recipient")
-    )
-    return sealed.decode("utf-8")
+    return _open(message, "recipient", message.recipient_sealed).decode("utf-8")
 
 
 def delivery_bodies(message: OutboxMessage) -> tuple[str, str | None]:
     """The text and HTML bodies to send, unsealed if the row carries a secret.
 
-    Raises crypto.CryptoError if the sealed bodies cannot be opened (SECRET_KEY changed).
+    Raises SealingError if the sealed bodies cannot be opened (SECRET_KEY changed).
     """
     if message.body_sealed is None:
         return message.text_body, message.html_body
-    bodies = json.loads(
-        crypto.open_sealed(_outbox_key(b"body"), message.body_sealed, _outbox_ad(message, "body"))
-    )
+    bodies = json.loads(_open(message, "body", message.body_sealed))
     return bodies["text"], bodies["html"]
 
 

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import crypto
 from service.audit.trail import Actor, record_event
 from service.mail.outbox import enqueue_mail
 from service.models import Account, Body, Organisation, Role
@@ -27,6 +26,8 @@ from service.people.sessions import (
 )
 from service.platform.clock import utcnow
 from service.platform.errors import CodeRejected, InvalidSubmission, LoginFailed
+from service.sealing import SealingError, staff_keys
+from service.sealing.profiles import KdfProfile
 
 
 def normalise_email(email: str) -> str:
@@ -41,7 +42,7 @@ def create_account(
     display_name: str,
     role: Role,
     password: str,
-    profile: crypto.KdfProfile,
+    profile: KdfProfile,
     body: Body | None = None,
     now: dt.datetime | None = None,
 ) -> Account:
@@ -56,7 +57,7 @@ def create_account(
     )
     if taken:
         raise InvalidSubmission("An account with this email exists already.")
-    private, public = crypto.generate_keypair()
+    keys = staff_keys.new_staff_keys(password, profile)
     account = Account(
         organisation_id=organisation.id,
         body_id=body.id if body else None,
@@ -64,9 +65,9 @@ def create_account(
         display_name=display_name,
         role=role,
         active=True,
-        password_hash=crypto.hash_password(password, profile),
-        public_key=public,
-        wrapped_private_key=crypto.wrap_private_key(private, password, profile),
+        password_hash=keys.password_hash,
+        public_key=keys.public_key,
+        wrapped_private_key=keys.locked_private_key,
         created_at=now or utcnow(),
     )
     db.add(account)
@@ -86,10 +87,10 @@ def create_account(
 _ABSENT_HASH_CACHE: dict[str, str] = {}
 
 
-def _absent_hash(profile: crypto.KdfProfile) -> str:
+def _absent_hash(profile: KdfProfile) -> str:
     key = profile.encode()
     if key not in _ABSENT_HASH_CACHE:
-        _ABSENT_HASH_CACHE[key] = crypto.hash_password(secrets.token_urlsafe(16), profile)
+        _ABSENT_HASH_CACHE[key] = staff_keys.hash_password(secrets.token_urlsafe(16), profile)
     return _ABSENT_HASH_CACHE[key]
 
 
@@ -125,7 +126,7 @@ def log_in(
     password: str,
     code: str | None = None,
     *,
-    profile: crypto.KdfProfile,
+    profile: KdfProfile,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
 ) -> LoginResult:
@@ -144,13 +145,13 @@ def log_in(
     ).first()
     db.rollback()
     if found is None:
-        crypto.verify_password(password, _absent_hash(profile))
+        staff_keys.check_password(password, _absent_hash(profile))
         raise LoginFailed()
     private_key = None
-    if crypto.verify_password(password, found.password_hash):
+    if staff_keys.check_password(password, found.password_hash):
         try:
-            private_key = crypto.unwrap_private_key(found.wrapped_private_key, password)
-        except crypto.CryptoError:
+            private_key = staff_keys.unlock_private_key(found.wrapped_private_key, password)
+        except SealingError:
             private_key = None
     account = db.execute(
         select(Account).where(Account.id == found.id).with_for_update()
@@ -267,22 +268,22 @@ def change_password(
     current_password: str,
     new_password: str,
     *,
-    profile: crypto.KdfProfile,
+    profile: KdfProfile,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
 ) -> str:
     """Re-wrap the private key under the new password (every case stays readable), end every
     session of the account, open a new one for this browser; return its cookie."""
     now = now or utcnow()
-    if not crypto.verify_password(current_password, account.password_hash):
+    if not staff_keys.check_password(current_password, account.password_hash):
         raise InvalidSubmission(_l("Your current password is not correct."))
     problems = password_problems(
         new_password, email=account.email, display_name=account.display_name
     )
     if problems:
         raise InvalidSubmission(problems[0])
-    account.password_hash = crypto.hash_password(new_password, profile)
-    account.wrapped_private_key = crypto.wrap_private_key(private_key, new_password, profile)
+    account.password_hash = staff_keys.hash_password(new_password, profile)
+    account.wrapped_private_key = staff_keys.lock_private_key(private_key, new_password, profile)
     end_all_staff_sessions(db, account.id, sessions.PASSWORD_CHANGED)
     cookie = create_staff_session(db, account, private_key, policy, now)
     record_event(

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-import crypto
 from service.models import Account, ReporterSession, StaffSession
 from service.platform.clock import local_today, utcnow
+from service.sealing import cookies
 
 STAFF_COOKIE = "homthu_staff"
 REPORTER_COOKIE = "homthu_followup"
@@ -58,13 +58,10 @@ class SessionToken:
         return cls(hashlib.sha256(raw_id).hexdigest(), key)
 
     def seal(self, secret: bytes) -> bytes:
-        return crypto.seal(self.key, secret, self.row_id.encode())
+        return cookies.seal_for_cookie(self.key, self.row_id, secret)
 
     def open(self, sealed: bytes) -> bytes | None:
-        try:
-            return crypto.open_sealed(self.key, sealed, self.row_id.encode())
-        except crypto.CryptoError:
-            return None
+        return cookies.open_with_cookie(self.key, self.row_id, sealed)
 
 
 # --- staff ---------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-import crypto
 from service.models import Account, RecoveryCode
+from service.sealing import SealingError, server
 
 INTERVAL = 30  # seconds per time step
 DIGITS = 6
@@ -43,12 +43,8 @@ _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
 # --- the sealed secret ---------------------------------------------------------------------
 
 
-def _sealing_key() -> bytes:
-    return crypto.derive_subkey(current_app.config["SECRET_KEY"].encode(), b"totp secret")
-
-
-def _ad(account: Account) -> bytes:
-    return f"totp secret of account {account.id}".encode()
+def _secret_key() -> str:
+    return current_app.config["SECRET_KEY"]
 
 
 def new_secret() -> str:
@@ -56,7 +52,7 @@ def new_secret() -> str:
 
 
 def seal_secret(account: Account, secret: str) -> bytes:
-    return crypto.seal(_sealing_key(), secret.encode("ascii"), _ad(account))
+    return server.seal_totp_secret(_secret_key(), account.id, secret)
 
 
 def open_secret(account: Account) -> str | None:
@@ -64,8 +60,8 @@ def open_secret(account: Account) -> str | None:
     if account.totp_secret_ct is None:
         return None
     try:
-        return crypto.open_sealed(_sealing_key(), account.totp_secret_ct, _ad(account)).decode()
-    except crypto.CryptoError:
+        return server.open_totp_secret(_secret_key(), account.id, account.totp_secret_ct)
+    except SealingError:
         return None
 
 

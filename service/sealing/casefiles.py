@@ -2,7 +2,8 @@
 
 Every field is AEAD-sealed with associated data binding the case id and the field name, so a
 blob cannot be moved to another case or another column. Files are sealed in STREAM chunks and
-written chunk by chunk, so a large upload never sits whole in memory.
+written chunk by chunk, so a large upload never sits whole in memory. Storing a file strips its
+identifying image metadata first, whichever way the file came in (see metadata.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from service.models import Attachment, AttachmentChunk
+from service.sealing.metadata import strip_metadata
+
+CHUNK_SIZE = crypto.STREAM_CHUNK_SIZE  # plaintext bytes per stored chunk (the last may be fewer)
 
 
 def seal_text(key: bytes, case_id: str, field: str, text: str) -> bytes:
@@ -42,7 +46,11 @@ def message_field(message_id: int) -> str:
 
 
 class Upload(Protocol):
-    """A file as received: name and type as the browser sent them, content as chunks."""
+    """A file as received: name and type as the browser sent them, content as chunks.
+
+    iter_chunks() returns a fresh iterator over the same bytes at every call: an image is read
+    twice when it is stored, once to survey its metadata and once to strip it.
+    """
 
     filename: str
     content_type: str
@@ -80,7 +88,8 @@ def store_attachment(
     uploaded_on: dt.date,
     message_id: int | None = None,
 ) -> Attachment:
-    """Seal `upload` under the case key into chunk rows, one chunk in memory at a time."""
+    """Seal `upload`, minus identifying image metadata (EXIF, XMP, ...), under the case key
+    into chunk rows, one chunk in memory at a time. The size stored is the stripped size."""
     attachment = Attachment(
         id=secrets.token_hex(16),
         case_id=case_id,
@@ -98,7 +107,7 @@ def store_attachment(
 
     def counted() -> Iterator[bytes]:
         nonlocal size
-        for chunk in upload.iter_chunks():
+        for chunk in strip_metadata(upload.iter_chunks):
             size += len(chunk)
             yield chunk
 
@@ -119,13 +128,13 @@ def store_attachment(
 
 
 def _rechunk(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Regroup arbitrary pieces into STREAM_CHUNK_SIZE chunks (the last may be shorter)."""
+    """Regroup arbitrary pieces into CHUNK_SIZE chunks (the last may be shorter)."""
     buffer = bytearray()
     for piece in chunks:
         buffer += piece
-        while len(buffer) >= crypto.STREAM_CHUNK_SIZE:
-            yield bytes(buffer[: crypto.STREAM_CHUNK_SIZE])
-            del buffer[: crypto.STREAM_CHUNK_SIZE]
+        while len(buffer) >= CHUNK_SIZE:
+            yield bytes(buffer[:CHUNK_SIZE])
+            del buffer[:CHUNK_SIZE]
     if buffer:
         yield bytes(buffer)
 
@@ -146,7 +155,7 @@ def attachment_info(attachment: Attachment, case_key: bytes) -> AttachmentInfo:
 def iter_attachment(
     read_session: Callable[[], Session], attachment: Attachment, case_key: bytes
 ) -> Iterator[bytes]:
-    """Decrypted content; CryptoError if anything was altered or is missing.
+    """Decrypted content; SealingError if anything was altered or is missing.
 
     Each chunk is fetched in its own short read-only session, so a slow download holds no
     transaction (and on SQLite no lock) open while the client reads.

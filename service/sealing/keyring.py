@@ -46,6 +46,11 @@ def wrap_context(case_id: str, purpose: str) -> bytes:
     return crypto.field_ad(case_id, f"key.{purpose}")
 
 
+def wrap_case_key(public_key: bytes, key: bytes, case_id: str, purpose: str) -> bytes:
+    """The case's `purpose` key encrypted for the holder of `public_key`'s private key alone."""
+    return crypto.wrap_key(public_key, key, wrap_context(case_id, purpose))
+
+
 def _wrap(
     case_id: str,
     purpose: KeyPurpose,
@@ -63,7 +68,7 @@ def _wrap(
         recipient=recipient,
         account_id=account_id,
         body_id=body_id,
-        wrapped=crypto.wrap_key(public_key, key, wrap_context(case_id, purpose)),
+        wrapped=wrap_case_key(public_key, key, case_id, purpose),
         case_status=case_status,
     )
 
@@ -188,12 +193,18 @@ def held_purposes(db: Session, case_id: str, account_id: int) -> set[str]:
     )
 
 
+def unwrap_case_key(private_key: bytes, wrapped: bytes, case_id: str, purpose: str) -> bytes:
+    """One wrap of the case's `purpose` key, opened; SealingError if `private_key` is not its
+    recipient's or the wrap belongs to another case or purpose."""
+    return crypto.unwrap_key(private_key, wrapped, wrap_context(case_id, purpose))
+
+
 def _unwrap(wraps: dict[str, bytes], case_id: str, purpose: KeyPurpose, private: bytes):
     wrapped = wraps.get(purpose)
     if wrapped is None:
         return None
     try:
-        return crypto.unwrap_key(private, wrapped, wrap_context(case_id, purpose))
+        return unwrap_case_key(private, wrapped, case_id, purpose)
     except crypto.CryptoError:
         raise KeyUnavailable() from None
 

@@ -28,7 +28,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
-import crypto
 from service.audit.trail import Actor
 from service.cases.caselist import CaseFilter, Sort, list_cases
 from service.cases.casework import add_note, open_attachment_for_handler, reply_to_reporter
@@ -54,6 +53,7 @@ from service.platform.clock import local_today
 from service.platform.db import get_database, get_db
 from service.platform.errors import LoginFailed
 from service.platform.settings import get_settings
+from service.sealing import SealingError
 from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
 from service.web.common import current_organisation, report_response, safe_next, set_session_cookie
 from service.web.forms import (
@@ -481,7 +481,7 @@ def _guarded(chunks):
     """Stop the download (the connection breaks) if a chunk fails to authenticate."""
     try:
         yield from chunks
-    except crypto.CryptoError:
+    except SealingError:
         logging.getLogger("homthu.files").error("an attachment failed authentication")
 
 

@@ -25,7 +25,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
-import crypto
 from service.cases.casework import add_reporter_message, open_case_with_receipt, reporter_case_view
 from service.cases.intake import (
     Identity,
@@ -49,6 +48,7 @@ from service.platform.db import get_db
 from service.platform.errors import ReceiptRejected
 from service.platform.settings import get_settings
 from service.rules.policy import active_categories
+from service.sealing.receipts import format_receipt
 from service.web.access import public, reporter_idle, reporter_required
 from service.web.common import (
     LANG_COOKIE,
@@ -192,7 +192,7 @@ def write():
         "public/receipt.html",
         case=filed.case,
         rerouted_from=filed.rerouted_from,
-        receipt=crypto.format_receipt(filed.receipt),
+        receipt=format_receipt(filed.receipt),
         receipt_file_href=_receipt_file_href(filed.receipt, filed.case.reference),
     )
 
@@ -224,7 +224,7 @@ def _receipt_file_href(receipt: str, reference: str) -> str:
     text = _(
         "Hòm thư kín — receipt code\n\n%(code)s\n\nReference: %(reference)s\n"
         "Keep this code secret. It is the only way to read replies, and it cannot be recovered.\n",
-        code=crypto.format_receipt(receipt),
+        code=format_receipt(receipt),
         reference=reference,
     )
     return "data:text/plain;charset=utf-8," + quote(text)

@@ -2,8 +2,9 @@
 
 Werkzeug normally spools a large upload to a temporary file as it arrives. Here the spool seals
 each chunk under a random key that lives only in this object before writing it, so what reaches
-the temporary file is ciphertext; the domain layer then reads the plaintext back chunk by chunk
-and re-seals it under the case key. A file over the per-file limit stops the request with 413.
+the temporary file is ciphertext; the domain layer then reads the plaintext back chunk by chunk,
+strips image metadata and re-seals it under the case key. A file over the per-file limit stops
+the request with 413.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ from typing import IO
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
-import crypto
-from service.sealing.metadata import StripReport, strip_metadata
-
-_SPOOL_AD = b"homthu upload spool v1"
+from service.sealing.spool import SPOOL_CHUNK_SIZE, SpoolSealer
 
 
 class EncryptedSpool(io.RawIOBase):
@@ -27,8 +25,7 @@ class EncryptedSpool(io.RawIOBase):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__()
-        self._key = crypto.new_data_key()
-        self._sealer = crypto.StreamSealer(self._key, _SPOOL_AD)
+        self._sealer = SpoolSealer()
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the spool
         self._pending = bytearray()
         self._chunks = 0
@@ -52,9 +49,9 @@ class EncryptedSpool(io.RawIOBase):
         if self.size > self._max:
             raise RequestEntityTooLarge()
         self._pending += data
-        while len(self._pending) > crypto.STREAM_CHUNK_SIZE:
-            self._spill(bytes(self._pending[: crypto.STREAM_CHUNK_SIZE]), last=False)
-            del self._pending[: crypto.STREAM_CHUNK_SIZE]
+        while len(self._pending) > SPOOL_CHUNK_SIZE:
+            self._spill(bytes(self._pending[:SPOOL_CHUNK_SIZE]), last=False)
+            del self._pending[:SPOOL_CHUNK_SIZE]
         return len(data)
 
     def _spill(self, chunk: bytes, *, last: bool) -> None:
@@ -79,7 +76,7 @@ class EncryptedSpool(io.RawIOBase):
     def iter_chunks(self) -> Iterator[bytes]:
         """The plaintext again, one chunk at a time."""
         self.seek(0)
-        opener = crypto.StreamOpener(self._key, self._sealer.header, _SPOOL_AD)
+        opener = self._sealer.opener()
         for index in range(self._chunks):
             length = int.from_bytes(self._file.read(4), "big")
             yield opener.open_chunk(self._file.read(length), last=index == self._chunks - 1)
@@ -95,7 +92,7 @@ class EncryptedSpool(io.RawIOBase):
 
     def close(self) -> None:
         self._file.close()
-        self._key = b""
+        self._sealer.forget()
         super().close()
 
 
@@ -115,15 +112,14 @@ class HomthuRequest(Request):
 class SpooledUpload:
     """Adapts a Werkzeug FileStorage backed by an EncryptedSpool to the domain's Upload.
 
-    Its content is the upload minus identifying image metadata (EXIF, XMP, ...): see
-    service.metadata. `metadata` tells what the latest iter_chunks() removed, once consumed.
+    Its content is the upload as it came: storing it strips identifying image metadata (see
+    service.sealing.casefiles.store_attachment), whichever way a file comes in.
     """
 
     def __init__(self, storage) -> None:
         self.filename = _safe_filename(storage.filename or "file")
         self.content_type = storage.mimetype or "application/octet-stream"
         self._spool: EncryptedSpool = storage.stream
-        self.metadata = StripReport()
 
     @property
     def size(self) -> int:
@@ -131,9 +127,8 @@ class SpooledUpload:
         return self._spool.size
 
     def iter_chunks(self) -> Iterator[bytes]:
-        # The spool can be read twice: the stripper surveys an image before it streams it.
-        self.metadata = StripReport()
-        return strip_metadata(self._spool.iter_chunks, self.metadata)
+        # A fresh pass over the spool at each call: storing an image reads it twice.
+        return self._spool.iter_chunks()
 
 
 def _safe_filename(name: str) -> str:
