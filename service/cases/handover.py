@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from service.audit.trail import Actor, record_event
+from service.cases.readers import HANDLER_ROLES, body_readers
 from service.mail.outbox import enqueue_mail
 from service.models import (
     OPEN_STATUSES,
@@ -36,8 +37,6 @@ from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import keyring
 from service.sealing.casefiles import open_json
-
-HANDLER_ROLES = (Role.HANDLER, Role.CHAIR)
 
 
 @dataclass(frozen=True)
@@ -150,16 +149,7 @@ def colleagues(db: Session, account: Account) -> list[tuple[Account, int]]:
     counts: dict[int, int] = {}
     for account_id, _case in db.execute(readable):
         counts[account_id] = counts.get(account_id, 0) + 1
-    people = db.scalars(
-        select(Account)
-        .where(
-            Account.body_id == account.body_id,
-            Account.active.is_(True),
-            Account.role.in_(HANDLER_ROLES),
-            Account.id != account.id,
-        )
-        .order_by(Account.display_name)
-    )
+    people = body_readers(db, account.body_id, {account.id})
     return [(person, counts.get(person.id, 0)) for person in people]
 
 
