@@ -100,9 +100,9 @@ def test_move_refuses_what_the_table_does_not_allow(db, world):
     case = _file(db, world).case
     chair = world["cd_chair"].account
     with pytest.raises(TransitionRefused):
-        move(db, case, Action.RESOLVE, Actor.staff(chair), NOW)
+        move(db, case, Action.RESOLVE, actor=Actor.staff(chair), now=NOW)
     with pytest.raises(RoleNotPermitted):
-        move(db, case, Action.ACKNOWLEDGE, Actor.reporter(), NOW)
+        move(db, case, Action.ACKNOWLEDGE, actor=Actor.reporter(), now=NOW)
     db.rollback()
     assert case.status == CaseStatus.NEW
 
@@ -138,7 +138,14 @@ def test_a_transfer_goes_through_the_same_move_and_restarts_the_clock(db, world)
     case = _file(db, world).case
     acknowledge_case(db, handler.account, case.id, now=NOW)
     transfer_case(
-        db, handler.account, handler.private_key(), case.id, world.ttnd.id, False, "x", now=LATER
+        db,
+        handler.account,
+        handler.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=False,
+        reason="x",
+        now=LATER,
     )
     _assert_in_step(db, case, CaseStatus.TRANSFERRED, "case.transferred", 0)
     assert case.transferred_on == LATER.date() and case.acknowledged_on is None

@@ -235,6 +235,7 @@ def reply_to_reporter(
     private_key: bytes,
     case_id: str,
     text: str,
+    *,
     now: dt.datetime | None = None,
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:

@@ -124,6 +124,7 @@ def transfer_case(
     account: Account,
     private_key: bytes,
     case_id: str,
+    *,
     to_body_id: int,
     keep_access: bool,
     reason: str,
@@ -188,9 +189,9 @@ def transfer_case(
         db,
         case,
         Action.TRANSFER,
-        Actor.staff(account),
-        now,
-        {"from": source.code, "to": target.code, "keep_access": keep_access},
+        actor=Actor.staff(account),
+        now=now,
+        details={"from": source.code, "to": target.code, "keep_access": keep_access},
     )
     for reader in readers:
         keyring.wrap_for_account(db, case.id, keys, reader, purposes_for(reader), case=case)

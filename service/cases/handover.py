@@ -87,6 +87,7 @@ def _grant_each(
     db: Session,
     cases: Iterable[Case],
     open_keys: Callable[[Case], keyring.CaseKeys],
+    *,
     grantee: Account,
     actor: Actor,
     action: str,
@@ -191,10 +192,10 @@ def grant_access(
         db,
         held_cases,
         lambda case: keyring.open_case_keys_for_account(db, case, granter, private_key),
-        grantee,
-        Actor.staff(granter),
-        "case.access_granted",
-        now,
+        grantee=grantee,
+        actor=Actor.staff(granter),
+        action="case.access_granted",
+        now=now,
     )
     record_event(
         db,
@@ -261,10 +262,10 @@ def recover_access(
         db,
         progress(cases),
         lambda case: keyring.open_case_keys_with_recovery(db, case, recovery_private),
-        grantee,
-        Actor.system(),
-        "case.access_recovered",
-        now,
+        grantee=grantee,
+        actor=Actor.system(),
+        action="case.access_recovered",
+        now=now,
     )
     record_event(
         db,

@@ -193,6 +193,7 @@ def move(
     db: Session,
     case: Case,
     action: Action,
+    *,
     actor: Actor,
     now: dt.datetime,
     details: dict | None = None,
@@ -280,7 +281,7 @@ def staff_move(
                 now=now,
                 kind=MessageKind.DECISION,
             )
-        move(db, case, action, Actor.staff(account), now)
+        move(db, case, action, actor=Actor.staff(account), now=now)
         db.commit()
     return Outcome(case, applies)
 

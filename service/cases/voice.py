@@ -132,7 +132,7 @@ def ask_to_reopen(
         raise ReopenWindowClosed()
     if text.strip():
         _reporter_message(db, case, keys, text, now)
-    move(db, case, Action.REOPEN, Actor.reporter(), now)
+    move(db, case, Action.REOPEN, actor=Actor.reporter(), now=now)
     _tell(db, case, "case_reopened", now, chairs=False)
     db.commit()
     return Outcome(case, True)
