@@ -58,9 +58,8 @@ class Transition:
     and record the decision (decided_on, decision); `resets` are the fields cleared by the move
     (what a reopening undoes); `resumes` handling on the resolve clock, counted from the
     acknowledgement if the case was never accepted; `counter` is the field counting such moves;
-    `restarts_clocks`
-    starts the deadlines afresh (a transfer), where every other move only schedules the next
-    deadline; `event` is the audit action, "case.<action>" unless named.
+    `restarts_clocks` starts the deadlines afresh (a transfer), where every other move only
+    schedules the next deadline; `event` is the audit action, "case.<action>" unless named.
     """
 
     action: Action
@@ -206,16 +205,7 @@ def move(
     if not check_transition(case, action, actor.role):
         raise TransitionRefused()
     today = local_today(now)
-    for field in transition.resets:
-        setattr(case, field, None)
-    if transition.resumes and case.accepted_on is None:
-        case.accepted_on = case.acknowledged_on or case.received_on
-    if transition.counter:
-        setattr(case, transition.counter, getattr(case, transition.counter) + 1)
-    if transition.stamp:
-        setattr(case, transition.stamp, today)
-    if transition.decides:
-        case.decided_on, case.decision = today, transition.target
+    _apply_row(case, transition, today)
     set_status(db, case, transition.target)
     if transition.restarts_clocks:
         restart_clocks(db, case, today)
@@ -232,6 +222,20 @@ def move(
     )
 
 
+def _apply_row(case: Case, transition: Transition, today: dt.date) -> None:
+    """The row's effects on the case's own fields, as its table entry describes them."""
+    for field in transition.resets:
+        setattr(case, field, None)
+    if transition.resumes and case.accepted_on is None:
+        case.accepted_on = case.acknowledged_on or case.received_on
+    if transition.counter:
+        setattr(case, transition.counter, getattr(case, transition.counter) + 1)
+    if transition.stamp:
+        setattr(case, transition.stamp, today)
+    if transition.decides:
+        case.decided_on, case.decision = today, transition.target
+
+
 def lock_case(db: Session, case: Case) -> Case:
     """The row locked (and re-read) so that two tabs cannot both move it."""
     db.execute(select(Case.id).where(Case.id == case.id).with_for_update())
@@ -244,12 +248,13 @@ def _case_for(db: Session, account: Account, case_id: str) -> Case:
     return lock_case(db, acting_case(db, account, case_id))
 
 
-def _transition(
-    db: Session, account: Account, case_id: str, action: Action, now: dt.datetime | None
-) -> tuple[Case, bool, dt.datetime]:
-    now = now or utcnow()
-    case = _case_for(db, account, case_id)
-    return case, check_transition(case, action, account.role), now
+@dataclass(frozen=True)
+class Decision:
+    """What a deciding move (resolve, decline) explains to the reporter, and the key of the
+    account that writes it (the text is sealed under the case key like any reply)."""
+
+    private_key: bytes
+    text: str
 
 
 def staff_move(
@@ -259,25 +264,25 @@ def staff_move(
     action: Action,
     now: dt.datetime | None = None,
     *,
-    decision: tuple[bytes, str] | None = None,
+    decision: Decision | None = None,
 ) -> Outcome:
-    """A member of the case's body moves it (a repeated move changes nothing). A deciding move
-    takes `decision` = (the account's private key, the text explained to the reporter), sealed
-    like any reply."""
-    if TRANSITIONS[action].decides and (decision is None or not decision[1].strip()):
+    """A member of the case's body moves it; a move that has already happened changes nothing.
+    A deciding move (the table's `decides`) needs its `decision`."""
+    if TRANSITIONS[action].decides and (decision is None or not decision.text.strip()):
         raise InvalidSubmission()
-    case, applies, now = _transition(db, account, case_id, action, now)
+    now = now or utcnow()
+    case = _case_for(db, account, case_id)
+    applies = check_transition(case, action, account.role)
     if applies:
         if decision is not None:
-            private_key, text = decision
-            keys = keyring.open_case_keys_for_account(db, case, account, private_key)
+            keys = keyring.open_case_keys_for_account(db, case, account, decision.private_key)
             add_message(
                 db,
                 case,
                 keys,
                 author=Author.STAFF,
                 account=account,
-                text=text,
+                text=decision.text,
                 now=now,
                 kind=MessageKind.DECISION,
             )
@@ -309,7 +314,9 @@ def resolve_case(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Đã giải quyết, with the outcome explained to the reporter (sealed like any reply)."""
-    return staff_move(db, account, case_id, Action.RESOLVE, now, decision=(private_key, summary))
+    return staff_move(
+        db, account, case_id, Action.RESOLVE, now, decision=Decision(private_key, summary)
+    )
 
 
 def decline_case(
@@ -321,7 +328,9 @@ def decline_case(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Không thụ lý (or, on the information track, record and file), with the reason."""
-    return staff_move(db, account, case_id, Action.DECLINE, now, decision=(private_key, reason))
+    return staff_move(
+        db, account, case_id, Action.DECLINE, now, decision=Decision(private_key, reason)
+    )
 
 
 def close_case(
