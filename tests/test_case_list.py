@@ -64,7 +64,15 @@ def test_counts_follow_every_status_change_and_key_change(db, world):
     assert status_counts(db, handler.account) == {"resolved": 1, "acknowledged": 1, "new": 1}
     recuse_case(db, handler.account, cases[2].id, now=NOW)
     assert status_counts(db, handler.account) == {"resolved": 1, "acknowledged": 1}
-    transfer_case(db, chair.account, chair.private_key(), cases[1].id, world.ttnd.id, True, "x")
+    transfer_case(
+        db,
+        chair.account,
+        chair.private_key(),
+        cases[1].id,
+        to_body_id=world.ttnd.id,
+        keep_access=True,
+        reason="x",
+    )
     assert status_counts(db, chair.account) == {"resolved": 1, "new": 1}
     assert status_counts(db, world["ttnd_handler"].account) == {"transferred": 1}
     # The invariant behind the counts: listed wraps carry their case's status.
@@ -81,7 +89,15 @@ def test_counts_follow_every_status_change_and_key_change(db, world):
 def test_a_case_kept_after_transfer_is_listed_apart_and_not_counted(db, world):
     chair = world["cd_chair"]
     case = file(db, world).case
-    transfer_case(db, chair.account, chair.private_key(), case.id, world.ttnd.id, True, "x")
+    transfer_case(
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=True,
+        reason="x",
+    )
     listing = list_cases(db, chair.account, CaseFilter(), TODAY)
     assert listing.rows == [] and listing.counts == {}
     assert [row.reference for row in listing.kept] == [case.reference]

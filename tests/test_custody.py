@@ -103,7 +103,13 @@ def test_after_a_transfer_the_old_body_cannot_decrypt_and_the_new_body_can(db, w
     case = filed.case
     chair = world["cd_chair"]
     transfer_case(
-        db, chair.account, chair.private_key(), case.id, world.ttnd.id, False, "Thẩm quyền TTND"
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=False,
+        reason="Thẩm quyền TTND",
     )
 
     for name in ("cd_chair", "cd_handler"):
@@ -142,7 +148,14 @@ def test_a_transfer_restarts_the_receiving_bodys_clocks_from_the_day_of_transfer
     accept_case(db, chair.account, case.id, now=NOW)
     assign_case(db, chair.account, case.id, world["ttnd_handler"].account.id, now=NOW)
     transfer_case(
-        db, chair.account, chair.private_key(), case.id, world.cd.id, False, "Lý do", now=LATER
+        db,
+        chair.account,
+        chair.private_key(),
+        case.id,
+        to_body_id=world.cd.id,
+        keep_access=False,
+        reason="Lý do",
+        now=LATER,
     )
     assert case.status == CaseStatus.TRANSFERRED and case.body_id == world.cd.id
     assert (case.transferred_on, case.transfer_count) == (dt.date(2026, 12, 2), 1)
@@ -165,7 +178,15 @@ def test_the_receiving_readers_are_mailed_that_a_case_arrived(db, world):
     case = file(db, world).case
     before = db.scalar(select(func.count()).select_from(OutboxMessage))
     handler = world["cd_handler"]
-    transfer_case(db, handler.account, handler.private_key(), case.id, world.ttnd.id, False, "x")
+    transfer_case(
+        db,
+        handler.account,
+        handler.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=False,
+        reason="x",
+    )
     mails = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id).offset(before)).all()
     assert {m.recipient for m in mails} == {world["ttnd_chair"].email, world["ttnd_handler"].email}
 
@@ -174,7 +195,15 @@ def test_a_transfer_honours_the_reporters_exclusions(db, world):
     excluded = world["ttnd_handler"].account.id
     case = file(db, world, excluded_account_ids=frozenset({excluded})).case
     handler = world["cd_handler"]
-    transfer_case(db, handler.account, handler.private_key(), case.id, world.ttnd.id, False, "x")
+    transfer_case(
+        db,
+        handler.account,
+        handler.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=False,
+        reason="x",
+    )
     assert opens_with(db, case.id, world["ttnd_handler"].private_key()) == set()
     assert "case" in opens_with(db, case.id, world["ttnd_chair"].private_key())
 
@@ -185,7 +214,13 @@ def test_a_transfer_to_a_body_whose_members_are_all_excluded_is_refused(db, worl
     handler = world["cd_handler"]
     with pytest.raises(NoEligibleReader):
         transfer_case(
-            db, handler.account, handler.private_key(), case.id, world.ttnd.id, False, "x"
+            db,
+            handler.account,
+            handler.private_key(),
+            case.id,
+            to_body_id=world.ttnd.id,
+            keep_access=False,
+            reason="x",
         )
     db.rollback()
     assert case.body_id == world.cd.id and "case" in opens_with(db, case.id, handler.private_key())
@@ -196,14 +231,28 @@ def test_a_named_report_is_transferred_only_by_whoever_holds_the_identity(db, wo
     handler = world["cd_handler"]
     with pytest.raises(IdentityCustodyRequired):
         transfer_case(
-            db, handler.account, handler.private_key(), case.id, world.ttnd.id, False, "x"
+            db,
+            handler.account,
+            handler.private_key(),
+            case.id,
+            to_body_id=world.ttnd.id,
+            keep_access=False,
+            reason="x",
         )
 
 
 def test_keeping_access_leaves_the_transferring_handler_read_only(db, world):
     case = file(db, world).case
     handler, other = world["cd_handler"], world["cd_chair"]
-    transfer_case(db, handler.account, handler.private_key(), case.id, world.ttnd.id, True, "x")
+    transfer_case(
+        db,
+        handler.account,
+        handler.private_key(),
+        case.id,
+        to_body_id=world.ttnd.id,
+        keep_access=True,
+        reason="x",
+    )
     assert opens_with(db, case.id, handler.private_key()) == {"case", "staff"}
     assert opens_with(db, case.id, other.private_key()) == set()  # nobody else of the body
     view = handler_case_view(db, handler.account, handler.private_key(), case.id)
@@ -218,9 +267,10 @@ def test_keeping_access_leaves_the_transferring_handler_read_only(db, world):
 def test_transferring_twice_from_two_tabs_changes_nothing_the_second_time(db, world):
     case = file(db, world).case
     handler = world["cd_handler"]
-    args = (db, handler.account, handler.private_key(), case.id, world.ttnd.id)
-    assert transfer_case(*args, False, "x").changed
-    assert not transfer_case(*args, False, "x").changed
+    args = (db, handler.account, handler.private_key(), case.id)
+    given = {"to_body_id": world.ttnd.id, "keep_access": False, "reason": "x"}
+    assert transfer_case(*args, **given).changed
+    assert not transfer_case(*args, **given).changed
     assert case.transfer_count == 1 and actions(db, case.id).count("case.transferred") == 1
 
 
@@ -230,7 +280,13 @@ def test_a_transfer_needs_a_reason_and_a_real_other_body(db, world):
     for body_id, reason in ((world.ttnd.id, "  "), (world.cd.id, "x"), (999, "x")):
         with pytest.raises(InvalidSubmission):
             transfer_case(
-                db, handler.account, handler.private_key(), case.id, body_id, False, reason
+                db,
+                handler.account,
+                handler.private_key(),
+                case.id,
+                to_body_id=body_id,
+                keep_access=False,
+                reason=reason,
             )
         db.rollback()
 
@@ -260,7 +316,13 @@ def test_a_case_about_the_head_of_unit_never_goes_to_the_head_of_unit(db, world,
     handler = world["cd_handler"]
     with pytest.raises(HeadOfUnitRefused):
         transfer_case(
-            db, handler.account, handler.private_key(), case.id, head_of_unit.id, False, "x"
+            db,
+            handler.account,
+            handler.private_key(),
+            case.id,
+            to_body_id=head_of_unit.id,
+            keep_access=False,
+            reason="x",
         )
     db.rollback()
     # A routing rule pointing at the head of unit is skipped for such a case.

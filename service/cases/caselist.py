@@ -3,7 +3,7 @@
 What a handler can see is exactly the cases of their body whose key they hold (a CASE wrap). A
 case whose reporter excluded them, or from which they recused themselves, is in no row and in
 no count: the rows are filtered on the wrap, and the counts per status are read from the wraps
-themselves (`CaseKeyWrap.case_status`, kept in step by `workflow.set_status`).
+themselves (`CaseKeyWrap.case_status`, kept in step by `lifecycle.move`).
 
 Each order is read from one index range (see the indexes on `cases`): by deadline — the date
 the case waits on now, nulls last, then the oldest received first — or by received day, newest

@@ -15,18 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
+from service.cases.readers import case_readers
 from service.mail.outbox import enqueue_mail, enqueue_reporter_notice
 from service.models import (
     Account,
     Attachment,
     Author,
     Case,
-    CaseKeyWrap,
-    KeyPurpose,
     Message,
     MessageKind,
     Organisation,
-    Role,
 )
 from service.people.sessions import ReporterAccess
 from service.platform.clock import local_today, utcnow
@@ -138,7 +136,9 @@ def add_reporter_message(
     """The reporter adds information or answers a question, with files if any."""
     now = now or utcnow()
     case, keys = reporter_case(db, access)
-    message = add_message(db, case, keys, Author.REPORTER, None, text, uploads, now)
+    message = add_message(
+        db, case, keys, author=Author.REPORTER, account=None, text=text, now=now, uploads=uploads
+    )
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -163,7 +163,7 @@ def add_reporter_message(
 
 def _to_tell_of_reporter_message(db: Session, case: Case) -> list[Account]:
     """The assignee, if the case has one who can still read it; otherwise every reader."""
-    readers = readers_of(db, case)
+    readers = case_readers(db, case)
     assignee = [account for account in readers if account.id == case.assignee_id]
     return assignee or readers
 
@@ -234,6 +234,7 @@ def reply_to_reporter(
     private_key: bytes,
     case_id: str,
     text: str,
+    *,
     now: dt.datetime | None = None,
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
@@ -241,7 +242,7 @@ def reply_to_reporter(
     the case key, readable by the reporter and the handlers."""
     if kind not in (MessageKind.MESSAGE, MessageKind.QUESTION):
         raise InvalidSubmission()
-    return _write(db, account, private_key, case_id, text, kind, now)
+    return _write(db, account, private_key, case_id, text=text, kind=kind, now=now)
 
 
 def add_note(
@@ -254,7 +255,7 @@ def add_note(
 ) -> Message:
     """An internal note of the handlers, sealed under the STAFF key: never shown to the
     reporter, whose receipt opens only the CASE key."""
-    return _write(db, account, private_key, case_id, text, MessageKind.NOTE, now)
+    return _write(db, account, private_key, case_id, text=text, kind=MessageKind.NOTE, now=now)
 
 
 _WRITTEN = {
@@ -269,6 +270,7 @@ def _write(
     account: Account,
     private_key: bytes,
     case_id: str,
+    *,
     text: str,
     kind: MessageKind,
     now: dt.datetime | None,
@@ -277,7 +279,9 @@ def _write(
         raise InvalidSubmission()
     now = now or utcnow()
     case, keys = _handler_keys(db, account, private_key, case_id, acting=True)
-    message = add_message(db, case, keys, Author.STAFF, account, text, (), now, kind)
+    message = add_message(
+        db, case, keys, author=Author.STAFF, account=account, text=text, now=now, kind=kind
+    )
     record_event(
         db,
         organisation_id=case.organisation_id,
@@ -319,34 +323,16 @@ def open_attachment_for_handler(
 # --- shared --------------------------------------------------------------------------------
 
 
-def readers_of(db: Session, case: Case, *, chairs_only: bool = False) -> list[Account]:
-    """Active accounts of the case's body holding its key: the people to tell that something
-    happened (not one who kept read access after transferring it elsewhere)."""
-    query = (
-        select(Account)
-        .join(CaseKeyWrap, CaseKeyWrap.account_id == Account.id)
-        .where(
-            CaseKeyWrap.case_id == case.id,
-            CaseKeyWrap.purpose == KeyPurpose.CASE,
-            Account.active.is_(True),
-            Account.body_id == case.body_id,
-        )
-        .order_by(Account.id)
-    )
-    if chairs_only:
-        query = query.where(Account.role == Role.CHAIR)
-    return list(db.scalars(query))
-
-
 def add_message(
     db: Session,
     case: Case,
     keys: keyring.CaseKeys,
+    *,
     author: Author,
     account: Account | None,
     text: str,
-    uploads: Sequence[Upload],
     now: dt.datetime,
+    uploads: Sequence[Upload] = (),
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
     """Seal a message (the caller commits). Notes go under the STAFF key, the reporter's

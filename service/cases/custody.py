@@ -12,9 +12,9 @@ and its recovery key's. With `keep_access` the transferring handler alone keeps 
 with them the right to READ the case (never to act on it: `casework.acting_case` refuses), which
 is what a handler needs to answer for what they did; nobody else of the sending body keeps
 anything. A named report can only be transferred by someone holding its identity key (the chair),
-so that the receiving chair gets the identity too. The case becomes TRANSFERRED and the receiving
-body acknowledges it like a new one: `rules.restart_clocks` starts its clocks again from the day
-of the transfer.
+so that the receiving chair gets the identity too. The case becomes TRANSFERRED (through
+`lifecycle.move`, like every status change) and the receiving body acknowledges it like a new
+one: the transfer row of the table restarts its clocks from the day of the transfer.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
 from service.cases.casework import acting_case, add_message, handler_case, looks_like_case_id
-from service.cases.handover import HANDLER_ROLES, excluded_ids, purposes_for
+from service.cases.handover import excluded_ids, purposes_for
 from service.cases.lifecycle import (
     Action,
     Outcome,
     RoleNotPermitted,
     check_transition,
     lock_case,
-    set_status,
+    move,
 )
+from service.cases.readers import HANDLER_ROLES, body_readers
 from service.mail.outbox import enqueue_mail
 from service.models import (
     Account,
@@ -45,12 +46,11 @@ from service.models import (
     BodyKind,
     Case,
     CaseKeyWrap,
-    CaseStatus,
     KeyPurpose,
     MessageKind,
     Role,
 )
-from service.platform.clock import local_today, utcnow
+from service.platform.clock import utcnow
 from service.platform.errors import (
     AccessDenied,
     DomainError,
@@ -58,7 +58,6 @@ from service.platform.errors import (
     KeyUnavailable,
     NotFound,
 )
-from service.rules.policy import restart_clocks
 from service.sealing import keyring
 
 
@@ -86,26 +85,6 @@ class IdentityCustodyRequired(AccessDenied):
 
 
 # --- who may receive a case ------------------------------------------------------------------
-
-
-def body_handlers(db: Session, body_id: int) -> list[Account]:
-    """The active handlers and chairs of a body."""
-    return list(
-        db.scalars(
-            select(Account)
-            .where(
-                Account.body_id == body_id,
-                Account.active.is_(True),
-                Account.role.in_(HANDLER_ROLES),
-            )
-            .order_by(Account.display_name, Account.id)
-        )
-    )
-
-
-def eligible_readers(db: Session, body_id: int, excluded: set[int]) -> list[Account]:
-    """The handlers of a body who may hold a case's keys: all but those the reporter excluded."""
-    return [account for account in body_handlers(db, body_id) if account.id not in excluded]
 
 
 def transfer_targets(db: Session, case: Case) -> list[Body]:
@@ -145,6 +124,7 @@ def transfer_case(
     account: Account,
     private_key: bytes,
     case_id: str,
+    *,
     to_body_id: int,
     keep_access: bool,
     reason: str,
@@ -183,37 +163,39 @@ def transfer_case(
     keys = keyring.open_case_keys_for_account(db, case, account, private_key)
     if case.identity_ct is not None and keys.identity is None:
         raise IdentityCustodyRequired()
-    readers = eligible_readers(db, target.id, excluded_ids(case, keys))
+    readers = body_readers(db, target.id, excluded_ids(case, keys))
     if not readers:
         raise NoEligibleReader()
 
-    add_message(db, case, keys, Author.STAFF, account, reason, (), now, MessageKind.NOTE)
+    add_message(
+        db,
+        case,
+        keys,
+        author=Author.STAFF,
+        account=account,
+        text=reason,
+        now=now,
+        kind=MessageKind.NOTE,
+    )
     source = case.body
     keyring.remove_account_wraps(db, case.id, keep_account_id=account.id if keep_access else None)
     if keep_access:  # read only, and no longer listed under the body's statuses
         keyring.unlist_for(db, case.id, account.id)
     case.body_id, case.body = target.id, target
     case.assignee_id = None
-    case.transfer_count += 1
-    set_status(db, case, CaseStatus.TRANSFERRED)
-    restart_clocks(db, case, local_today(now))
+    # The status, the transfer count, the restarted clocks and the audit event; the receiving
+    # body's wraps below are written with the new status.
+    move(
+        db,
+        case,
+        Action.TRANSFER,
+        actor=Actor.staff(account),
+        now=now,
+        details={"from": source.code, "to": target.code, "keep_access": keep_access},
+    )
     for reader in readers:
         keyring.wrap_for_account(db, case.id, keys, reader, purposes_for(reader), case=case)
     db.add_all(keyring.wraps_for_recovery(case.id, keys, target))
-    record_event(
-        db,
-        organisation_id=case.organisation_id,
-        action="case.transferred",
-        actor=Actor.staff(account),
-        case_id=case.id,
-        details={
-            "status": str(case.status),
-            "from": source.code,
-            "to": target.code,
-            "keep_access": keep_access,
-        },
-        now=now,
-    )
     for reader in readers:
         enqueue_mail(
             db,
@@ -281,7 +263,7 @@ def identity_candidates(db: Session, case: Case) -> list[Account]:
         holders.setdefault(account_id, set()).add(purpose)
     return [
         account
-        for account in body_handlers(db, case.body_id)
+        for account in body_readers(db, case.body_id)
         if KeyPurpose.CASE in holders.get(account.id, set())
         and KeyPurpose.IDENTITY not in holders.get(account.id, set())
     ]

@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.cases.casework import CaseView, handler_case_view
 from service.cases.custody import identity_candidates, transfer_targets
 from service.cases.lifecycle import Action, allowed_actions
 from service.cases.publication import PublicationView, case_publications, publish_by
+from service.cases.readers import case_readers
 from service.cases.timeline import LogEntry, case_timeline
-from service.models import Account, Body, Case, CaseKeyWrap, DeadlineStage, KeyPurpose, Role
+from service.models import Account, Body, Case, DeadlineStage, Role
 from service.platform.clock import local_today, utcnow
 from service.rules.policy import extension_rule, is_due_soon, is_overdue, rules_for
 from service.sealing import keyring
@@ -76,23 +76,6 @@ def _deadlines(db: Session, case: Case) -> list[Deadline]:
     return deadlines
 
 
-def _key_holders(db: Session, case: Case) -> list[Account]:
-    """The active handlers of the case's body who hold its key (who may be assigned)."""
-    return list(
-        db.scalars(
-            select(Account)
-            .join(CaseKeyWrap, CaseKeyWrap.account_id == Account.id)
-            .where(
-                CaseKeyWrap.case_id == case.id,
-                CaseKeyWrap.purpose == KeyPurpose.CASE,
-                Account.body_id == case.body_id,
-                Account.active.is_(True),
-            )
-            .order_by(Account.display_name, Account.id)
-        )
-    )
-
-
 def case_page(
     db: Session,
     account: Account,
@@ -123,7 +106,7 @@ def case_page(
         overdue=is_overdue(case, today),
         due_soon=is_due_soon(case, today),
         extensions_left=extensions_left,
-        assignable=_key_holders(db, case) if is_chair else [],
+        assignable=case_readers(db, case) if is_chair else [],
         identity_candidates=identity_candidates(db, case)
         if is_chair and case.identity_ct is not None
         else [],

@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
+from service.cases.readers import HANDLER_ROLES, body_readers
 from service.mail.outbox import enqueue_mail
 from service.models import (
     OPEN_STATUSES,
@@ -35,8 +36,6 @@ from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import SealingError, keyring, recovery
 from service.sealing.casefiles import open_json
-
-HANDLER_ROLES = (Role.HANDLER, Role.CHAIR)
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ def _grant_each(
     db: Session,
     cases: Iterable[Case],
     open_keys: Callable[[Case], keyring.CaseKeys],
+    *,
     grantee: Account,
     actor: Actor,
     action: str,
@@ -149,16 +149,7 @@ def colleagues(db: Session, account: Account) -> list[tuple[Account, int]]:
     counts: dict[int, int] = {}
     for account_id, _case in db.execute(readable):
         counts[account_id] = counts.get(account_id, 0) + 1
-    people = db.scalars(
-        select(Account)
-        .where(
-            Account.body_id == account.body_id,
-            Account.active.is_(True),
-            Account.role.in_(HANDLER_ROLES),
-            Account.id != account.id,
-        )
-        .order_by(Account.display_name)
-    )
+    people = body_readers(db, account.body_id, {account.id})
     return [(person, counts.get(person.id, 0)) for person in people]
 
 
@@ -200,10 +191,10 @@ def grant_access(
         db,
         held_cases,
         lambda case: keyring.open_case_keys_for_account(db, case, granter, private_key),
-        grantee,
-        Actor.staff(granter),
-        "case.access_granted",
-        now,
+        grantee=grantee,
+        actor=Actor.staff(granter),
+        action="case.access_granted",
+        now=now,
     )
     record_event(
         db,
@@ -267,10 +258,10 @@ def recover_access(
         db,
         progress(cases),
         lambda case: keyring.open_case_keys_with_recovery(db, case, recovery_private),
-        grantee,
-        Actor.system(),
-        "case.access_recovered",
-        now,
+        grantee=grantee,
+        actor=Actor.system(),
+        action="case.access_recovered",
+        now=now,
     )
     record_event(
         db,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
 from service.cases.casework import NOTIFY_EMAIL_FIELD
+from service.cases.readers import HANDLER_ROLES, body_readers
 from service.mail.outbox import RenderedMail, enqueue_rendered, mail_settings, render_mail
 from service.models import (
     NAMED_ONLY_KINDS,
@@ -37,7 +38,6 @@ from service.models import (
     Organisation,
     Priority,
     ReferenceCounter,
-    Role,
     Track,
 )
 from service.platform.clock import local_today, utcnow
@@ -99,7 +99,7 @@ def handlers_of(db: Session, organisation: Organisation) -> list[Account]:
             .where(
                 Account.organisation_id == organisation.id,
                 Account.active.is_(True),
-                Account.role.in_([Role.HANDLER, Role.CHAIR]),
+                Account.role.in_(HANDLER_ROLES),
             )
             .order_by(Account.body_id, Account.display_name)
         )
@@ -151,21 +151,6 @@ def next_reference(db: Session, body: Body, year: int) -> str:
         ).returning(ReferenceCounter.last)
     ).scalar_one()
     return f"{body.code}-{year}-{number:04d}"
-
-
-def _readers(db: Session, body: Body, excluded: frozenset[int]) -> list[Account]:
-    """The accounts of `body` that may read the case: every active handler not excluded."""
-    return [
-        account
-        for account in db.scalars(
-            select(Account).where(
-                Account.body_id == body.id,
-                Account.active.is_(True),
-                Account.role.in_([Role.HANDLER, Role.CHAIR]),
-            )
-        )
-        if account.id not in excluded
-    ]
 
 
 class PendingReceipt:
@@ -363,13 +348,13 @@ def receiving_body(
     """
     body = choose_body(db, organisation, submission)
     excluded = submission.excluded_account_ids
-    readers = _readers(db, body, excluded)
-    if readers or not excluded or not _readers(db, body, frozenset()):
+    readers = body_readers(db, body.id, excluded)
+    if readers or not excluded or not body_readers(db, body.id):
         return body, readers, None
     for other in active_bodies(
         db, organisation, concerns_head_of_unit=submission.concerns_head_of_unit
     ):
-        if other.id != body.id and (other_readers := _readers(db, other, excluded)):
+        if other.id != body.id and (other_readers := body_readers(db, other.id, excluded)):
             return other, other_readers, body
     raise InvalidSubmission(
         _l("You have excluded everyone who could receive this report. Untick at least one person.")

@@ -5,11 +5,14 @@
       └─ chuyển đơn (transfer) ─→ acknowledged by the receiving body like a new case
     đã giải quyết / không thụ lý / đóng ─reopen→ đang xử lý
 
-Each transition is one function that checks the role and the status, then writes the status,
-its audit event and any outgoing mail in one transaction. Repeating a transition that has
-already happened (a second tab, the back button) changes nothing: the function returns the case
-as it is and says so. On the information track (anonymous complaints and denunciations) the same
-transitions mean "verify" (accept) and "record and file" (decline).
+The transitions are a table (TRANSITIONS): each row names the roles that may apply it, the
+statuses it leaves, the status it reaches, and what it keeps in step with the status (date
+stamps, the decision, what a reopening resets, the deadlines). `move` is the one function that
+changes a status — for staff here, for the reporter (voice.ask_to_reopen) and for a transfer
+(custody.transfer_case) alike — with its audit event, in the caller's transaction. Repeating
+a transition that has already happened (a second tab, the back button) changes nothing: the
+function returns the case as it is and says so. On the information track (anonymous complaints
+and denunciations) the same transitions mean "verify" (accept) and "record and file" (decline).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from service.mail.outbox import enqueue_mail
 from service.models import Account, Author, Case, CaseKeyWrap, CaseStatus, MessageKind, Role
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import AccessDenied, DomainError, InvalidSubmission
-from service.rules.policy import count_days, extension_rule, schedule
+from service.rules.policy import count_days, extension_rule, restart_clocks, schedule
 from service.sealing import keyring
 
 S = CaseStatus
@@ -49,36 +52,83 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Transition:
+    """One row of the state machine, with everything the move keeps in step with the status.
+
+    `stamp` is the date field set to the day of the move; `decides` moves need a decision text
+    and record the decision (decided_on, decision); `resets` are the fields cleared by the move
+    (what a reopening undoes); `resumes` handling on the resolve clock, counted from the
+    acknowledgement if the case was never accepted; `counter` is the field counting such moves;
+    `restarts_clocks` starts the deadlines afresh (a transfer), where every other move only
+    schedules the next deadline; `event` is the audit action, "case.<action>" unless named.
+    """
+
     action: Action
     sources: frozenset[CaseStatus]
     target: CaseStatus
     roles: frozenset[str]
+    stamp: str | None = None
+    decides: bool = False
+    resets: tuple[str, ...] = ()
+    resumes: bool = False
+    counter: str | None = None
+    restarts_clocks: bool = False
+    event: str | None = None
 
+    @property
+    def audit_action(self) -> str:
+        return self.event or f"case.{self.action}"
+
+
+# What reopening undoes: the decision, the closing, and the rating (the reporter may rate the
+# next outcome afresh; the audit trail keeps the earlier rating).
+_REOPEN_RESETS = ("decided_on", "decision", "closed_on", "rating", "rated_on")
+DECIDED = frozenset({S.RESOLVED, S.NOT_ACCEPTED, S.CLOSED})
 
 TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
-        Transition(Action.ACKNOWLEDGE, frozenset({S.NEW, S.TRANSFERRED}), S.ACKNOWLEDGED, HANDLERS),
-        Transition(Action.ACCEPT, frozenset({S.ACKNOWLEDGED}), S.IN_PROGRESS, HANDLERS),
+        Transition(
+            Action.ACKNOWLEDGE,
+            frozenset({S.NEW, S.TRANSFERRED}),
+            S.ACKNOWLEDGED,
+            HANDLERS,
+            stamp="acknowledged_on",
+        ),
+        Transition(
+            Action.ACCEPT, frozenset({S.ACKNOWLEDGED}), S.IN_PROGRESS, HANDLERS, stamp="accepted_on"
+        ),
         Transition(
             Action.DECLINE,
             frozenset({S.NEW, S.TRANSFERRED, S.ACKNOWLEDGED}),
             S.NOT_ACCEPTED,
             CHAIRS,
+            decides=True,
         ),
-        Transition(Action.RESOLVE, frozenset({S.IN_PROGRESS}), S.RESOLVED, HANDLERS),
-        Transition(Action.CLOSE, frozenset({S.RESOLVED, S.NOT_ACCEPTED}), S.CLOSED, CHAIRS),
+        Transition(Action.RESOLVE, frozenset({S.IN_PROGRESS}), S.RESOLVED, HANDLERS, decides=True),
+        Transition(
+            Action.CLOSE,
+            frozenset({S.RESOLVED, S.NOT_ACCEPTED}),
+            S.CLOSED,
+            CHAIRS,
+            stamp="closed_on",
+        ),
         Transition(
             Action.REOPEN,
-            frozenset({S.RESOLVED, S.NOT_ACCEPTED, S.CLOSED}),
+            DECIDED,
             S.IN_PROGRESS,
             CHAIRS | {REPORTER},
+            resets=_REOPEN_RESETS,
+            resumes=True,
+            counter="reopen_count",
         ),
         Transition(
             Action.TRANSFER,
             frozenset({S.NEW, S.TRANSFERRED, S.ACKNOWLEDGED, S.IN_PROGRESS}),
             S.TRANSFERRED,
             HANDLERS,
+            counter="transfer_count",
+            restarts_clocks=True,
+            event="case.transferred",
         ),
     )
 }
@@ -126,8 +176,9 @@ def check_transition(case: Case, action: Action, role: str) -> bool:
 
 
 def set_status(db: Session, case: Case, status: CaseStatus) -> None:
-    """Change the case's status, and the copy of it the board counts from (the CASE wraps of
-    the body's handlers: see CaseKeyWrap.case_status). Every status change goes through here."""
+    """The raw write of the status and of the copy of it the board counts from (the CASE wraps
+    of the body's handlers: see CaseKeyWrap.case_status). Only `move` calls it (and tests that
+    put a case in a status); anything else changes a status through `move`."""
     case.status = status
     db.execute(
         update(CaseKeyWrap)
@@ -135,6 +186,54 @@ def set_status(db: Session, case: Case, status: CaseStatus) -> None:
         .values(case_status=status),
         execution_options={"synchronize_session": False},
     )
+
+
+def move(
+    db: Session,
+    case: Case,
+    action: Action,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    details: dict | None = None,
+) -> None:
+    """The one function that changes a case's status (the caller has locked the case, checked
+    the move with `check_transition`, and commits): the status and its copy on the wraps, the
+    row's date stamps and resets, the deadlines, and the audit event. A reporter's event is
+    dated to the day only, by `record_event`."""
+    transition = TRANSITIONS[action]
+    if not check_transition(case, action, actor.role):
+        raise TransitionRefused()
+    today = local_today(now)
+    _apply_row(case, transition, today)
+    set_status(db, case, transition.target)
+    if transition.restarts_clocks:
+        restart_clocks(db, case, today)
+    else:
+        schedule(db, case)
+    record_event(
+        db,
+        organisation_id=case.organisation_id,
+        action=transition.audit_action,
+        actor=actor,
+        case_id=case.id,
+        details={"status": str(case.status), **(details or {})},
+        now=now,
+    )
+
+
+def _apply_row(case: Case, transition: Transition, today: dt.date) -> None:
+    """The row's effects on the case's own fields, as its table entry describes them."""
+    for field in transition.resets:
+        setattr(case, field, None)
+    if transition.resumes and case.accepted_on is None:
+        case.accepted_on = case.acknowledged_on or case.received_on
+    if transition.counter:
+        setattr(case, transition.counter, getattr(case, transition.counter) + 1)
+    if transition.stamp:
+        setattr(case, transition.stamp, today)
+    if transition.decides:
+        case.decided_on, case.decision = today, transition.target
 
 
 def lock_case(db: Session, case: Case) -> Case:
@@ -149,79 +248,61 @@ def _case_for(db: Session, account: Account, case_id: str) -> Case:
     return lock_case(db, acting_case(db, account, case_id))
 
 
-def _apply(
+@dataclass(frozen=True)
+class Decision:
+    """What a deciding move (resolve, decline) explains to the reporter, and the key of the
+    account that writes it (the text is sealed under the case key like any reply)."""
+
+    private_key: bytes
+    text: str
+
+
+def staff_move(
     db: Session,
     account: Account,
-    case: Case,
+    case_id: str,
     action: Action,
-    now: dt.datetime,
-    details: dict | None = None,
-) -> None:
-    set_status(db, case, TRANSITIONS[action].target)
-    schedule(db, case)
-    record_event(
-        db,
-        organisation_id=case.organisation_id,
-        action=f"case.{action}",
-        actor=Actor.staff(account),
-        case_id=case.id,
-        details={"status": str(case.status), **(details or {})},
-        now=now,
-    )
-
-
-def _transition(
-    db: Session, account: Account, case_id: str, action: Action, now: dt.datetime | None
-) -> tuple[Case, bool, dt.datetime]:
+    now: dt.datetime | None = None,
+    *,
+    decision: Decision | None = None,
+) -> Outcome:
+    """A member of the case's body moves it; a move that has already happened changes nothing.
+    A deciding move (the table's `decides`) needs its `decision`."""
+    if TRANSITIONS[action].decides and (decision is None or not decision.text.strip()):
+        raise InvalidSubmission()
     now = now or utcnow()
     case = _case_for(db, account, case_id)
-    return case, check_transition(case, action, account.role), now
+    applies = check_transition(case, action, account.role)
+    if applies:
+        if decision is not None:
+            keys = keyring.open_case_keys_for_account(db, case, account, decision.private_key)
+            add_message(
+                db,
+                case,
+                keys,
+                author=Author.STAFF,
+                account=account,
+                text=decision.text,
+                now=now,
+                kind=MessageKind.DECISION,
+            )
+        move(db, case, action, actor=Actor.staff(account), now=now)
+        db.commit()
+    return Outcome(case, applies)
 
 
 def acknowledge_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """Đã tiếp nhận: the body confirms it has the case; the next clocks start."""
-    case, applies, now = _transition(db, account, case_id, Action.ACKNOWLEDGE, now)
-    if applies:
-        case.acknowledged_on = local_today(now)
-        _apply(db, account, case, Action.ACKNOWLEDGE, now)
-        db.commit()
-    return Outcome(case, applies)
+    return staff_move(db, account, case_id, Action.ACKNOWLEDGE, now)
 
 
 def accept_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """Thụ lý (or, on the information track, start verifying): the resolve clock starts."""
-    case, applies, now = _transition(db, account, case_id, Action.ACCEPT, now)
-    if applies:
-        case.accepted_on = local_today(now)
-        _apply(db, account, case, Action.ACCEPT, now)
-        db.commit()
-    return Outcome(case, applies)
-
-
-def _decide(
-    db: Session,
-    account: Account,
-    private_key: bytes,
-    case_id: str,
-    action: Action,
-    text: str,
-    now: dt.datetime | None,
-) -> Outcome:
-    if not text.strip():
-        raise InvalidSubmission()
-    case, applies, now = _transition(db, account, case_id, action, now)
-    if applies:
-        keys = keyring.open_case_keys_for_account(db, case, account, private_key)
-        add_message(db, case, keys, Author.STAFF, account, text, (), now, MessageKind.DECISION)
-        case.decided_on = local_today(now)
-        case.decision = TRANSITIONS[action].target
-        _apply(db, account, case, action, now)
-        db.commit()
-    return Outcome(case, applies)
+    return staff_move(db, account, case_id, Action.ACCEPT, now)
 
 
 def resolve_case(
@@ -233,7 +314,9 @@ def resolve_case(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Đã giải quyết, with the outcome explained to the reporter (sealed like any reply)."""
-    return _decide(db, account, private_key, case_id, Action.RESOLVE, summary, now)
+    return staff_move(
+        db, account, case_id, Action.RESOLVE, now, decision=Decision(private_key, summary)
+    )
 
 
 def decline_case(
@@ -245,45 +328,22 @@ def decline_case(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Không thụ lý (or, on the information track, record and file), with the reason."""
-    return _decide(db, account, private_key, case_id, Action.DECLINE, reason, now)
+    return staff_move(
+        db, account, case_id, Action.DECLINE, now, decision=Decision(private_key, reason)
+    )
 
 
 def close_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
-    case, applies, now = _transition(db, account, case_id, Action.CLOSE, now)
-    if applies:
-        case.closed_on = local_today(now)
-        _apply(db, account, case, Action.CLOSE, now)
-        db.commit()
-    return Outcome(case, applies)
+    return staff_move(db, account, case_id, Action.CLOSE, now)
 
 
 def reopen_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """The chair reopens a decided case; handling resumes on the resolve clock."""
-    case, applies, now = _transition(db, account, case_id, Action.REOPEN, now)
-    if applies:
-        reopen(case)
-        _apply(db, account, case, Action.REOPEN, now)
-        db.commit()
-    return Outcome(case, applies)
-
-
-def reopen(case: Case) -> None:
-    """What reopening changes, whoever asks for it (the chair, or the reporter in time).
-
-    The reporter may rate the next outcome afresh (the audit trail keeps the earlier rating).
-    """
-    case.decided_on = None
-    case.decision = None
-    case.closed_on = None
-    case.rating = None
-    case.rated_on = None
-    case.reopen_count += 1
-    if case.accepted_on is None:
-        case.accepted_on = case.acknowledged_on or case.received_on
+    return staff_move(db, account, case_id, Action.REOPEN, now)
 
 
 def assign_case(
@@ -363,7 +423,16 @@ def extend_deadline(
     ):
         raise ExtensionRefused()
     keys = keyring.open_case_keys_for_account(db, case, chair, private_key)
-    add_message(db, case, keys, Author.STAFF, chair, reason, (), now, MessageKind.NOTE)
+    add_message(
+        db,
+        case,
+        keys,
+        author=Author.STAFF,
+        account=chair,
+        text=reason,
+        now=now,
+        kind=MessageKind.NOTE,
+    )
     before = case.resolve_due
     case.resolve_due = count_days(before, rule.extension_days, rule.unit)
     case.extensions += 1

@@ -62,6 +62,7 @@ def periods(db: Session, organisation_id: int) -> dict[str, int | None]:
 def set_period(
     db: Session,
     organisation_id: int,
+    *,
     status: str,
     months: int | None,
     actor: Actor,

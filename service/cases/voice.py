@@ -14,25 +14,25 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
-from service.cases.casework import add_message, readers_of, reporter_case
+from service.cases.casework import add_message, reporter_case
 from service.cases.lifecycle import (
+    DECIDED,
     REPORTER,
     Action,
     Outcome,
     TransitionRefused,
     check_transition,
     lock_case,
-    reopen,
-    set_status,
+    move,
 )
+from service.cases.readers import case_readers
 from service.mail.outbox import enqueue_mail
-from service.models import Author, Case, CaseStatus, Priority
+from service.models import Author, Case, Priority
 from service.people.sessions import ReporterAccess
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import DomainError, InvalidSubmission
-from service.rules.policy import schedule
+from service.sealing import keyring
 
-DECIDED = frozenset({CaseStatus.RESOLVED, CaseStatus.NOT_ACCEPTED, CaseStatus.CLOSED})
 RATINGS = range(1, 6)
 
 
@@ -73,9 +73,17 @@ def _reporter_event(db: Session, case: Case, action: str, now: dt.datetime, **de
     )
 
 
+def _reporter_message(
+    db: Session, case: Case, keys: keyring.CaseKeys, text: str, now: dt.datetime
+) -> None:
+    add_message(db, case, keys, author=Author.REPORTER, account=None, text=text, now=now)
+
+
 def _tell(db: Session, case: Case, template: str, now: dt.datetime, *, chairs: bool) -> None:
     """Mail the case's readers (or its chairs, if any can read it) that something happened."""
-    recipients = (readers_of(db, case, chairs_only=True) if chairs else []) or readers_of(db, case)
+    recipients = (case_readers(db, case, chairs_only=True) if chairs else []) or case_readers(
+        db, case
+    )
     for account in recipients:
         enqueue_mail(
             db,
@@ -115,7 +123,7 @@ def ask_to_reopen(
     reopen_window: dt.timedelta,
 ) -> Outcome:
     """The reporter asks, within REOPEN_WINDOW_DAYS of the decision, for the case to be handled
-    again: it is reopened at once (workflow.reopen, as "reporter"), with their reasons if any."""
+    again: it is reopened at once (lifecycle.move, as "reporter"), with their reasons if any."""
     now = now or utcnow()
     case, keys = reporter_case(db, access)
     case = lock_case(db, case)
@@ -124,11 +132,8 @@ def ask_to_reopen(
     if not voice_for(case, local_today(now), reopen_window=reopen_window).can_reopen:
         raise ReopenWindowClosed()
     if text.strip():
-        add_message(db, case, keys, Author.REPORTER, None, text, (), now)
-    reopen(case)
-    set_status(db, case, CaseStatus.IN_PROGRESS)
-    schedule(db, case)
-    _reporter_event(db, case, f"case.{Action.REOPEN}", now, status=str(case.status))
+        _reporter_message(db, case, keys, text, now)
+    move(db, case, Action.REOPEN, actor=Actor.reporter(), now=now)
     _tell(db, case, "case_reopened", now, chairs=False)
     db.commit()
     return Outcome(case, True)
@@ -146,7 +151,7 @@ def flag_retaliation(
     if case.retaliation_flagged_on == today:
         return Outcome(case, False)
     if text.strip():
-        add_message(db, case, keys, Author.REPORTER, None, text, (), now)
+        _reporter_message(db, case, keys, text, now)
     case.priority = Priority.HIGH
     case.retaliation_flagged_on = today
     _reporter_event(db, case, "case.retaliation_flagged", now, priority=str(case.priority))

@@ -190,7 +190,7 @@ class CaseKeyWrap(Base):
     # every wrap to its case (346 ms → 4 ms for 50 000 cases: benchmarks/bench_case_list.py).
     # NULL on every other wrap: recovery, reporter, the STAFF and IDENTITY keys, and a handler
     # who kept read access to a case transferred to another body. keyring.wrap_for_account sets
-    # it, workflow.set_status keeps it in step with cases.status.
+    # it, lifecycle.move (through set_status) keeps it in step with cases.status.
     case_status: Mapped[str | None] = mapped_column(String(32))
 
 

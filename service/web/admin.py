@@ -494,6 +494,10 @@ def set_retention(user: StaffUser, status: str):
         return _render_retention(user, {status: form}, 400)
     months = form.years.data * 12 if form.years.data else None
     retention.set_period(
-        get_db(), user.account.organisation_id, status, months, Actor.staff(user.account)
+        get_db(),
+        user.account.organisation_id,
+        status=status,
+        months=months,
+        actor=Actor.staff(user.account),
     )
     return _back("admin.retention_periods", _("Saved."))

@@ -338,9 +338,9 @@ def transfer(user: StaffUser, case_id: str):
         user.account,
         user.private_key,
         case_id,
-        form.to_body.data,
-        form.keep_access.data,
-        form.reason.data,
+        to_body_id=form.to_body.data,
+        keep_access=form.keep_access.data,
+        reason=form.reason.data,
     )
     flash(
         _("The case was transferred to %(body)s.", body=outcome.case.body.name(str(get_locale())))
