@@ -30,9 +30,14 @@ run: translations
 test: translations
 	$(BIN)/python -m pytest
 
+# Every house rule a tool can check (docs/design-notes.md, "House rules"); .ci/run runs it first.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/ast-grep test --skip-snapshot-tests
+	$(BIN)/ast-grep scan
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

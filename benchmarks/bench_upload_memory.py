@@ -493,10 +493,10 @@ def run(args, database_url: str | None) -> int:
         status, _h, cases = staff.get("/board/")
         if status != 200:
             raise RuntimeError(f"GET /board/ answered {status}")
-        links = dict(
-            (ref, case_id)
+        links = {
+            ref: case_id
             for case_id, ref in re.findall(r'href="/board/cases/([0-9a-f]{32})">([^<]+)</a>', cases)
-        )
+        }
 
         def file_link(reference: str) -> str:
             status, _h, case_page = staff.get(f"/board/cases/{links[reference]}")

@@ -1,4 +1,6 @@
-"""Uploaded images lose their metadata (DESIGN.md, Anonymity): service.sealing.metadata's specification.
+"""Uploaded images lose their metadata (DESIGN.md, Anonymity).
+
+This is service.sealing.metadata's specification.
 
 The files here are real images built byte by byte: a 16x8 grey baseline JPEG, a 2x1 PNG and a
 1x1 lossless WebP, each decodable (checked with djpeg, pngcheck and dwebp when they were

@@ -355,7 +355,7 @@ def outbox_counts(db: Session, organisation_id: int | None = None) -> dict[str, 
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
     counts = {status.value: 0 for status in OutboxStatus}
-    counts.update({status: count for status, count in db.execute(query)})
+    counts.update(dict(db.execute(query)))
     return counts
 
 

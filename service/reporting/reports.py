@@ -169,7 +169,7 @@ def report_csv(table: StatisticsTable, period: ReportPeriod) -> bytes:
     """The report's figures, one row per body and kind; UTF-8 with a BOM so Excel reads it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    names = {code: name for code, name in ((s.code, s.name_vi) for s in table.sections)}
+    names = {s.code: s.name_vi for s in table.sections}
     writer.writerow(
         [
             "Kỳ báo cáo",

@@ -204,7 +204,7 @@ def _open(db: Session, case: Case, recipient: str, private_key: bytes) -> CaseKe
             CaseKeyWrap.case_id == case.id, CaseKeyWrap.recipient == recipient
         )
     ).all()
-    wraps = {purpose: wrapped for purpose, wrapped in rows}
+    wraps = dict(rows)
     case_key = _unwrap(wraps, case.id, KeyPurpose.CASE, private_key)
     if case_key is None:
         raise KeyUnavailable()
