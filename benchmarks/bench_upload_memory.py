@@ -50,6 +50,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -142,7 +143,7 @@ class PeakReport:
         return ok
 
 
-def measure(label: str, pid: int, action) -> tuple[PeakReport, object]:
+def measure(label: str, pid: int, action) -> tuple[PeakReport, Any]:
     before = status_kib(pid)
     reset = reset_peak(pid)
     if reset:

@@ -13,10 +13,11 @@ whoever grants opens them first. The IDENTITY key goes only to chairs (identity 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import CursorResult, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -147,7 +148,7 @@ def colleagues(db: Session, account: Account) -> list[tuple[Account, int]]:
             CaseKeyWrap.purpose == KeyPurpose.CASE,
         )
     )
-    counts: dict[int, int] = {}
+    counts: dict[int | None, int] = {}
     for account_id, _case in db.execute(readable):
         counts[account_id] = counts.get(account_id, 0) + 1
     people = db.scalars(
@@ -247,7 +248,7 @@ def recover_access(
     grantee: Account,
     *,
     now: dt.datetime | None = None,
-    progress: Callable[[list[Case]], Iterable[Case]] = lambda cases: cases,
+    progress: Callable[[Sequence[Case]], Iterable[Case]] = lambda cases: cases,
 ) -> GrantResult:
     """Re-grant every case of the body to `grantee` with the body's recovery key; audited.
 
@@ -330,7 +331,7 @@ def warn_chairs(db: Session, body_id: int, now: dt.datetime) -> int:
                 Account.active.is_(True),
             )
         )
-        body = db.get(Body, body_id)
+        body = db.get_one(Body, body_id)
         for chair in chairs:
             enqueue_mail(
                 db,
@@ -355,7 +356,8 @@ def remove_access(
     db: Session, account: Account, actor: Actor, now: dt.datetime, *, unassign: bool = True
 ) -> tuple[int, int]:
     """Delete the account's wraps and unassign its cases (caller commits): (wraps, cases)."""
-    wraps = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id)).rowcount
+    deleted = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id))
+    wraps = cast("CursorResult[Any]", deleted).rowcount
     if not unassign:
         return wraps or 0, 0
     assigned = db.scalars(select(Case).where(Case.assignee_id == account.id)).all()

@@ -57,7 +57,7 @@ def reopen_window() -> dt.timedelta:
 
 def voice_for(case: Case, today: dt.date) -> Voice:
     decided = case.status in DECIDED and case.decided_on is not None
-    until = case.decided_on + reopen_window() if decided else None
+    until = case.decided_on + reopen_window() if decided and case.decided_on else None
     return Voice(
         can_rate=decided and case.rating is None,
         reopen_until=until,

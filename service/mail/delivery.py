@@ -46,10 +46,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.mime.text import MIMEText
+from typing import Any, cast
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -202,7 +203,8 @@ class _Message(flask_mail.Message):
     def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
         utf8 = email.charset.Charset("utf-8")
         utf8.body_encoding = email.charset.QP
-        return MIMEText(text or "", _subtype=subtype, _charset=utf8)
+        # typeshed says str, but MIMEText takes a Charset too: it is how QP gets chosen.
+        return MIMEText(text or "", _subtype=subtype, _charset=utf8)  # type: ignore[arg-type]
 
 
 def _mail_for(message: OutboxMessage, address: str) -> flask_mail.Message:
@@ -355,7 +357,8 @@ def outbox_counts(db: Session, organisation_id: int | None = None) -> dict[str, 
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
     counts = {status.value: 0 for status in OutboxStatus}
-    counts.update(dict(db.execute(query)))
+    # Not dict(result): a Result has .keys() (its columns), so dict() would take it for a mapping.
+    counts.update({status: count for status, count in db.execute(query)})  # noqa: C416
     return counts
 
 
@@ -377,6 +380,6 @@ def retry_failed(
     )
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
-    count = db.execute(query).rowcount
+    count = cast("CursorResult[Any]", db.execute(query)).rowcount
     db.commit()
     return count

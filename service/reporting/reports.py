@@ -251,7 +251,9 @@ def _statistics_table(document, table: StatisticsTable, columns) -> None:
     _cell_text(grid.rows[0].cells[0], "Loại đơn", bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
     for index, (heading, _getter) in enumerate(columns, start=1):
         _cell_text(grid.rows[0].cells[index], heading, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
-    blocks = [(f"{s.name_vi} ({s.code})", s.rows) for s in table.sections]
+    blocks: list[tuple[str | None, tuple[Row, ...]]] = [
+        (f"{s.name_vi} ({s.code})", s.rows) for s in table.sections
+    ]
     if table.total is not None:
         blocks.append((None, (table.total,)))
     for heading, rows in blocks:
