@@ -68,7 +68,7 @@ def deadline_counts(db: Session, organisation_id: int, today: dt.date) -> list[D
         .order_by(CaseKeyWrap.account_id)
     )
     # account_id is never None here (the inner join on Account); the test tells the type checker.
-    rows = db.execute(query).tuples()
+    rows = db.execute(query)
     return [DeadlineCounts(a, overdue, soon) for a, overdue, soon in rows if a is not None]
 
 
