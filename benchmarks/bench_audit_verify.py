@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _support  # also puts the project root on sys.path
@@ -62,7 +63,9 @@ def events(organisation_id: int, after: tuple[int, str], count: int, rng: random
     for seq in range(first + 1, first + count + 1):
         action, by_reporter = ACTIONS[rng.randrange(len(ACTIONS))]
         moment = start + dt.timedelta(seconds=seq * 53)
-        details = {"status": "acknowledged"} if action == "case.acknowledge" else {}
+        details: dict[str, object] = (
+            {"status": "acknowledged"} if action == "case.acknowledge" else {}
+        )
         if action == "case.submitted":
             details = {"reference": f"CD-2026-{seq % 10000:04d}", "attachments": seq % 3}
         elif action == "case.deadline_extended":
@@ -72,7 +75,7 @@ def events(organisation_id: int, after: tuple[int, str], count: int, rng: random
                 "extension": 1,
                 "ghi_chú": "gia hạn",
             }
-        fields = {
+        fields: dict[str, Any] = {
             "organisation_id": organisation_id,
             "seq": seq,
             "occurred_on": (moment + dt.timedelta(hours=7)).date(),
@@ -95,10 +98,12 @@ def seed_events(app, organisation_id: int, count: int) -> None:
     engine = get_database(app).engine
     started = time.perf_counter()
     with engine.connect() as connection:  # the chain goes on from the organisation's creation
-        head = connection.execute(
-            text("SELECT seq, hash FROM audit_head WHERE organisation_id = :o"),
-            {"o": organisation_id},
-        ).one()
+        head: tuple[Any, ...] = tuple(
+            connection.execute(
+                text("SELECT seq, hash FROM audit_head WHERE organisation_id = :o"),
+                {"o": organisation_id},
+            ).one()
+        )
     rows = events(organisation_id, tuple(head), count, random.Random(1))
     columns = (
         "organisation_id, seq, occurred_on, occurred_at, actor_role, actor_id, case_id, action,"
@@ -107,7 +112,6 @@ def seed_events(app, organisation_id: int, count: int) -> None:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        head = None
         if engine.dialect.name == "postgresql":
             with cursor.copy(f"COPY audit_event ({columns}) FROM STDIN") as copy:
                 for fields, digest in rows:

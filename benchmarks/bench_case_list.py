@@ -40,6 +40,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _support  # also puts the project root on sys.path
@@ -72,7 +73,7 @@ VARIANTS = (
 
 def seed_cases(app, count: int, rng: random.Random) -> None:
     """`count` copies of one real case per body, by bulk Core inserts (see the docstring)."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import Table, insert, select, text
 
     from service.cases.intake import Submission, submit_case
     from service.models import Account, Body, Case, CaseKeyWrap, CaseKind, Organisation
@@ -91,8 +92,8 @@ def seed_cases(app, count: int, rng: random.Random) -> None:
                 body_id=body.id,
             )
             case = submit_case(db, organisation, submission).case
-            wraps = db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id)).all()
-            templates[code] = (case, wraps)
+            case_wraps = db.scalars(select(CaseKeyWrap).where(CaseKeyWrap.case_id == case.id))
+            templates[code] = (case, case_wraps.all())
         handler = db.scalars(
             select(Account).where(Account.email == "cd_handler@homthu.bench")
         ).one()
@@ -102,8 +103,10 @@ def seed_cases(app, count: int, rng: random.Random) -> None:
     today = dt.date.today()
     statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
     started = time.perf_counter()
+    case_table, wrap_table = cast(Table, Case.__table__), cast(Table, CaseKeyWrap.__table__)
     with database.engine.begin() as connection:
-        cases, wraps = [], []
+        cases: list[dict[str, Any]] = []
+        wraps: list[dict[str, Any]] = []
         for n in range(count):
             code = "CD" if n % 5 < 3 else "TTND"
             template, template_wraps = templates[code]
@@ -130,12 +133,12 @@ def seed_cases(app, count: int, rng: random.Random) -> None:
                     copy["case_status"] = status
                 wraps.append(copy)
             if len(cases) >= BATCH:
-                connection.execute(insert(Case.__table__), cases)
-                connection.execute(insert(CaseKeyWrap.__table__), wraps)
+                connection.execute(insert(case_table), cases)
+                connection.execute(insert(wrap_table), wraps)
                 cases, wraps = [], []
         if cases:
-            connection.execute(insert(Case.__table__), cases)
-            connection.execute(insert(CaseKeyWrap.__table__), wraps)
+            connection.execute(insert(case_table), cases)
+            connection.execute(insert(wrap_table), wraps)
     seeded = time.perf_counter() - started
     if database.engine.dialect.name == "postgresql":
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
@@ -235,6 +238,8 @@ def measure_backend(label: str, database_url: str, instance_dir: Path, args) -> 
         rows = response.get_data(as_text=True).count('data-testid="case-row"')
         if rows != 50:
             raise RuntimeError(f"GET {path} listed {rows} cases, not 50")
+        if timer.last is None:
+            raise RuntimeError(f"GET {path}: the timer saw no response")
         return timer.last
 
     print(f"[{label}]")

@@ -50,6 +50,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -142,7 +143,7 @@ class PeakReport:
         return ok
 
 
-def measure(label: str, pid: int, action) -> tuple[PeakReport, object]:
+def measure(label: str, pid: int, action) -> tuple[PeakReport, Any]:
     before = status_kib(pid)
     reset = reset_peak(pid)
     if reset:
@@ -493,10 +494,10 @@ def run(args, database_url: str | None) -> int:
         status, _h, cases = staff.get("/board/")
         if status != 200:
             raise RuntimeError(f"GET /board/ answered {status}")
-        links = dict(
-            (ref, case_id)
+        links = {
+            ref: case_id
             for case_id, ref in re.findall(r'href="/board/cases/([0-9a-f]{32})">([^<]+)</a>', cases)
-        )
+        }
 
         def file_link(reference: str) -> str:
             status, _h, case_page = staff.get(f"/board/cases/{links[reference]}")

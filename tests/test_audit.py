@@ -197,17 +197,17 @@ def test_the_fast_walk_writes_the_same_document_the_append_wrote(db, world):
     # A time with microseconds, as another writer (or an older version) might have stored it.
     seq = db.get(AuditHead, org).seq + 1
     head = db.get(AuditHead, org)
-    fields = dict(
-        organisation_id=org,
-        seq=seq,
-        occurred_on=T0.date(),
-        occurred_at=T0.replace(microsecond=120_000),
-        actor_role="system",
-        actor_id=None,
-        case_id=None,
-        action="test.micro",
-        details="{}",
-    )
+    fields = {
+        "organisation_id": org,
+        "seq": seq,
+        "occurred_on": T0.date(),
+        "occurred_at": T0.replace(microsecond=120_000),
+        "actor_role": "system",
+        "actor_id": None,
+        "case_id": None,
+        "action": "test.micro",
+        "details": "{}",
+    }
     from service.audit.trail import chain_hash
 
     event = AuditEvent(**fields, hash=chain_hash(head.hash, _row_document(**fields)))

@@ -61,5 +61,5 @@ def test_calendar_days_count_holidays_too():
 
 
 def test_negative_counts_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not be negative"):
         add_working_days(D(2026, 1, 1), -1)

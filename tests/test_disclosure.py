@@ -15,7 +15,7 @@ S, SMALL, HIDDEN = Mark.SHOWN, Mark.SMALL, Mark.HIDDEN
 
 def one_row(cells: list[int]):
     """Cells a, b, c, … and their total t: the line a + b + … = t."""
-    values = {name: value for name, value in zip("abcde", cells, strict=False)}
+    values = dict(zip("abcde", cells, strict=False))
     values["t"] = sum(cells)
     return values, [("t", [name for name in values if name != "t"])]
 

@@ -276,7 +276,7 @@ def test_a_failure_midway_leaves_no_trace_of_the_report(db, world):
             yield b"x" * 70_000
             raise OSError("the connection dropped")
 
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="the connection dropped"):
         file_report(db, world, attachments=[BrokenUpload("a", b"")])
     db.rollback()
     for model in (Case, CaseKeyWrap, Attachment, AuditEvent, OutboxMessage):

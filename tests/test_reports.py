@@ -52,7 +52,7 @@ def test_report_periods(code, year_start, start, end, due):
 
 @pytest.mark.parametrize("code", ["2026-H2", "26", "2026-h1", "", "2026-H1-x"])
 def test_nonsense_periods_are_refused(code):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a report period"):
         report_period(code, YEAR_START)
 
 

@@ -203,7 +203,7 @@ def test_months_are_parsed_and_last_month_is_the_default():
     assert month_period(2026, 2).end == D(2026, 2, 28)
     assert last_month(D(2026, 1, 15)) == month_period(2025, 12)
     for bad in ("2026-13", "26-01", "2026/01", "", "2026-1"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a month as YYYY-MM"):
             parse_month(bad)
 
 

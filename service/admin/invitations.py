@@ -280,6 +280,7 @@ def accept(
     )
     if problems:
         raise InvalidSubmission(problems[0])
+    account: Account | None
     if invitation.purpose == InvitationPurpose.INVITE:
         body = db.get(Body, invitation.body_id) if invitation.body_id else None
         if body is not None and not body.active:

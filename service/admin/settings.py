@@ -72,7 +72,7 @@ def update_organisation(
     name, place_name = name.strip(), place_name.strip()
     if not name:
         raise InvalidSubmission()
-    organisation = db.get(Organisation, admin.organisation_id)
+    organisation = db.get_one(Organisation, admin.organisation_id)
     organisation.name = name
     organisation.place_name = place_name
     _audit(db, admin, "admin.organisation_changed", {}, now)
@@ -114,7 +114,7 @@ def add_head_of_unit(
     _require_admin(admin)
     return create_body(
         db,
-        db.get(Organisation, admin.organisation_id),
+        db.get_one(Organisation, admin.organisation_id),
         code=code,
         kind=BodyKind.HEAD_OF_UNIT,
         name_vi=name_vi,

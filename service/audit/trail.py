@@ -105,7 +105,7 @@ def record_event(
         db.add(head)
     # Microseconds are dropped so the stored value round-trips identically on every backend.
     occurred_at = None if actor.is_reporter else now.replace(microsecond=0)
-    fields = {
+    fields: dict[str, Any] = {
         "organisation_id": organisation_id,
         "seq": head.seq + 1,
         "occurred_on": local_today(now),
@@ -236,8 +236,8 @@ def _stretch(driver, postgres: bool, organisation_id: int, start: int, stop: int
     for row in _rows(driver, postgres, organisation_id, start, stop):
         if row[0] != expected:
             return None
-        previous = sha256(previous.encode("ascii") + exact_document(organisation_id, row))
-        previous = previous.hexdigest()
+        digest = sha256(previous.encode("ascii") + exact_document(organisation_id, row))
+        previous = digest.hexdigest()
         if previous != row[8]:
             return None
         expected += 1
@@ -270,7 +270,7 @@ def _whole_in_stretches(db: Session, organisation_id: int, head: AuditHead, coun
     size = -(-head.seq // count)
     bounds = [(1 + i * size, 1 + (i + 1) * size) for i in range(count)]
     bounds[-1] = (bounds[-1][0], _END)
-    url = db.get_bind().url
+    url = db.get_bind().engine.url
     context = multiprocessing.get_context("fork")
     children = []
     for start, stop in bounds[1:]:

@@ -356,7 +356,7 @@ def add_message(
     db.add(message)
     db.flush()  # the id is part of the associated data
     message.body_ct = seal_text(key, case.id, message_field(message.id), text)
-    start = db.scalar(select(func.count()).where(Attachment.case_id == case.id))
+    start = db.scalar(select(func.count()).where(Attachment.case_id == case.id)) or 0
     for offset, upload in enumerate(uploads):
         store_attachment(
             db,
@@ -415,7 +415,8 @@ def _case_view(db: Session, case: Case, keys: keyring.CaseKeys, *, staff_names: 
             sent_on=m.sent_on,
             sent_at=m.sent_at if staff_names else None,
             text=open_text(
-                keys.staff if m.kind == MessageKind.NOTE else keys.case,
+                # Notes are queried only when keys.staff is set (above).
+                keys.staff if m.kind == MessageKind.NOTE else keys.case,  # type: ignore[arg-type]
                 case.id,
                 message_field(m.id),
                 m.body_ct,

@@ -253,7 +253,7 @@ class AnonymousReport(DomainError):
 
 def identity_candidates(db: Session, case: Case) -> list[Account]:
     """Handlers of the case's body who hold its key but not the reporter's identity."""
-    holders: dict[int, set[str]] = {}
+    holders: dict[int | None, set[str]] = {}
     for account_id, purpose in db.execute(
         select(CaseKeyWrap.account_id, CaseKeyWrap.purpose).where(
             CaseKeyWrap.case_id == case.id,

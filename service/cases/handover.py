@@ -13,10 +13,11 @@ whoever grants opens them first. The IDENTITY key goes only to chairs (identity 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import CursorResult, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor, record_event
@@ -146,9 +147,11 @@ def colleagues(db: Session, account: Account) -> list[tuple[Account, int]]:
             CaseKeyWrap.purpose == KeyPurpose.CASE,
         )
     )
-    counts: dict[int, int] = {}
+    counts: dict[int | None, int] = {}
     for account_id, _case in db.execute(readable):
         counts[account_id] = counts.get(account_id, 0) + 1
+    if account.body_id is None:  # an administrator has no colleagues in a body
+        return []
     people = body_readers(db, account.body_id, {account.id})
     return [(person, counts.get(person.id, 0)) for person in people]
 
@@ -234,7 +237,7 @@ def recover_access(
     grantee: Account,
     *,
     now: dt.datetime | None = None,
-    progress: Callable[[list[Case]], Iterable[Case]] = lambda cases: cases,
+    progress: Callable[[Sequence[Case]], Iterable[Case]] = lambda cases: cases,
 ) -> GrantResult:
     """Re-grant every case of the body to `grantee` with the body's recovery key; audited.
 
@@ -317,7 +320,7 @@ def warn_chairs(db: Session, body_id: int, now: dt.datetime) -> int:
                 Account.active.is_(True),
             )
         )
-        body = db.get(Body, body_id)
+        body = db.get_one(Body, body_id)
         for chair in chairs:
             enqueue_mail(
                 db,
@@ -342,7 +345,8 @@ def remove_access(
     db: Session, account: Account, actor: Actor, now: dt.datetime, *, unassign: bool = True
 ) -> tuple[int, int]:
     """Delete the account's wraps and unassign its cases (caller commits): (wraps, cases)."""
-    wraps = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id)).rowcount
+    deleted = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id))
+    wraps = cast("CursorResult[Any]", deleted).rowcount
     if not unassign:
         return wraps or 0, 0
     assigned = db.scalars(select(Case).where(Case.assignee_id == account.id)).all()

@@ -296,11 +296,15 @@ def _prepare(
         reporter_kdf=organisation.receipt_kdf,
         title_ct=seal_text(keys.case, case_id, "title", submission.title),
         text_ct=seal_text(keys.case, case_id, "text", submission.text),
+        # Not anonymous: the identity and its key are set. generate() always makes a staff key.
         identity_ct=None
         if anonymous
-        else seal_json(keys.identity, case_id, "identity", submission.identity.as_dict()),
+        else seal_json(keys.identity, case_id, "identity", submission.identity.as_dict()),  # type: ignore[arg-type,union-attr]
         exclusions_ct=seal_json(
-            keys.staff, case_id, "exclusions", sorted(submission.excluded_account_ids)
+            keys.staff,  # type: ignore[arg-type]
+            case_id,
+            "exclusions",
+            sorted(submission.excluded_account_ids),
         ),
         priority=Priority.NORMAL,
         transfer_count=0,
@@ -331,7 +335,7 @@ def _staff_wraps(
     """Handlers get the case and staff keys; chairs also the identity key (custody)."""
     wraps = []
     for account in readers:
-        purposes = (KeyPurpose.CASE, KeyPurpose.STAFF)
+        purposes: tuple[KeyPurpose, ...] = (KeyPurpose.CASE, KeyPurpose.STAFF)
         if account.is_chair:
             purposes += (KeyPurpose.IDENTITY,)
         wraps += keyring.wraps_for_account(case.id, keys, account, purposes, case=case)

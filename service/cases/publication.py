@@ -276,5 +276,6 @@ def published_results(
         .offset((page - 1) * RESULTS_PER_PAGE)
         .limit(RESULTS_PER_PAGE + 1)
     ).all()
-    results = [PublishedResult(*row) for row in rows[:RESULTS_PER_PAGE]]
+    # An approved publication always has its approval day and public text (not NULL here).
+    results = [PublishedResult(*row) for row in rows[:RESULTS_PER_PAGE]]  # type: ignore[arg-type]
     return results, len(rows) > RESULTS_PER_PAGE

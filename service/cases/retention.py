@@ -199,7 +199,7 @@ def apply_retention(
     db.rollback()
     for item in progress(expired):
         shred_case(db, item, now)
-    engine = db.get_bind()
+    engine = db.get_bind().engine
     if expired and engine.dialect.name == "sqlite":
         # Old page images stay in the write-ahead log until a checkpoint empties it; outside
         # any transaction, on a raw connection (the engine's listener would begin one).

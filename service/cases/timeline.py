@@ -80,7 +80,9 @@ def _entries(
                 action=event.action,
                 details=detail,
                 case_id=event.case_id if visible else None,
-                case_reference=readable.get(event.case_id) if readable and visible else None,
+                case_reference=(
+                    readable.get(event.case_id) if readable and visible and event.case_id else None
+                ),
             )
         )
     return entries

@@ -53,7 +53,7 @@ class Voice:
 def voice_for(case: Case, today: dt.date, *, reopen_window: dt.timedelta) -> Voice:
     """`reopen_window`: REOPEN_WINDOW_DAYS, how long after a decision a reopening may be asked."""
     decided = case.status in DECIDED and case.decided_on is not None
-    until = case.decided_on + reopen_window if decided else None
+    until = case.decided_on + reopen_window if decided and case.decided_on else None
     return Voice(
         can_rate=decided and case.rating is None,
         reopen_until=until,

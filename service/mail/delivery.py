@@ -46,9 +46,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.mime.text import MIMEText
+from typing import Any, cast
 
 import flask_mail
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from service.mail.outbox import REPORTER_RECIPIENT, delivery_address, delivery_bodies, erase_sealed
@@ -102,7 +103,8 @@ class _SmtpConnection(flask_mail.Connection):
     """Flask-Mail's connection, with a timeout: a stalled server must not hang the worker."""
 
     def __init__(self, mail: SmtpState, timeout: int) -> None:
-        super().__init__(mail)
+        # Flask-Mail hands its connection the app's state (_Mail), though it annotates Mail.
+        super().__init__(cast(flask_mail.Mail, mail))
         self.timeout = timeout
 
     def configure_host(self) -> smtplib.SMTP:
@@ -207,7 +209,8 @@ class _Message(flask_mail.Message):
     def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
         utf8 = email.charset.Charset("utf-8")
         utf8.body_encoding = email.charset.QP
-        return MIMEText(text or "", _subtype=subtype, _charset=utf8)
+        # typeshed says str, but MIMEText takes a Charset too: it is how QP gets chosen.
+        return MIMEText(text or "", _subtype=subtype, _charset=utf8)  # type: ignore[arg-type]
 
 
 def _mail_for(message: OutboxMessage, address: str, sender: str) -> flask_mail.Message:
@@ -366,7 +369,8 @@ def outbox_counts(db: Session, organisation_id: int | None = None) -> dict[str, 
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
     counts = {status.value: 0 for status in OutboxStatus}
-    counts.update({status: count for status, count in db.execute(query)})
+    # Not dict(result): a Result has .keys() (its columns), so dict() would take it for a mapping.
+    counts.update({status: count for status, count in db.execute(query)})  # noqa: C416
     return counts
 
 
@@ -388,6 +392,6 @@ def retry_failed(
     )
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
-    count = db.execute(query).rowcount
+    count = cast("CursorResult[Any]", db.execute(query)).rowcount
     db.commit()
     return count

@@ -13,8 +13,9 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.orm import Session
 
 from service.models import Account, ReporterSession, StaffSession
@@ -139,7 +140,7 @@ def load_staff_session(
     now = now or utcnow()
     token = SessionToken.parse(cookie)
     row = db.get(StaffSession, token.row_id) if token else None
-    if row is None:
+    if row is None or token is None:
         return None
     account = db.get(Account, row.account_id)
     if row.ended or account is None or not account.active:
@@ -229,7 +230,7 @@ def load_reporter_session(
     token = SessionToken.parse(cookie)
     row = db.get(ReporterSession, token.row_id) if token else None
     opened = token.open(row.sealed) if row is not None and token else None
-    if row is None or opened is None:
+    if token is None or row is None or opened is None:
         return None
     payload = json.loads(opened)
     if now >= dt.datetime.fromisoformat(payload["expires"]):
@@ -257,9 +258,9 @@ def purge_expired_sessions(db: Session, now: dt.datetime | None = None) -> tuple
     request stays one derivation and three statements.
     """
     now = now or utcnow()
-    staff = db.execute(delete(StaffSession).where(StaffSession.expires_at <= now)).rowcount
+    staff = db.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
     reporters = db.execute(
         delete(ReporterSession).where(ReporterSession.purge_after < local_today(now))
-    ).rowcount
+    )
     db.commit()
-    return staff, reporters
+    return cast("CursorResult[Any]", staff).rowcount, cast("CursorResult[Any]", reporters).rowcount

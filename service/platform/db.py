@@ -60,12 +60,16 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# The field below named `sessionmaker` hides the class inside the class body, hence the alias.
+_Sessions = sessionmaker[Session]
+
+
 @dataclass
 class Database:
     engine: Engine
-    sessionmaker: sessionmaker[Session]
+    sessionmaker: _Sessions
     # Sessions for reads only: on SQLite they never take the write lock.
-    read_sessionmaker: sessionmaker[Session]
+    read_sessionmaker: _Sessions
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -122,7 +122,7 @@ def consistent(domains: Mapping[Hashable, Intervals], groups, grand) -> bool:
     cell is in one group, so the groups' possible sums are independent)."""
     sums = []
     for total, cells in groups:
-        possible = ((0, 0),)
+        possible: Intervals = ((0, 0),)
         for cell in cells:
             possible = _add(possible, domains[cell])
         possible = _meet(possible, domains[total])

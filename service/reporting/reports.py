@@ -174,7 +174,7 @@ def report_csv(table: StatisticsTable, period: ReportPeriod) -> bytes:
     """The report's figures, one row per body and kind; UTF-8 with a BOM so Excel reads it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    names = {code: name for code, name in ((s.code, s.name_vi) for s in table.sections)}
+    names = {s.code: s.name_vi for s in table.sections}
     writer.writerow(
         [
             "Kỳ báo cáo",
@@ -256,7 +256,9 @@ def _statistics_table(document, table: StatisticsTable, columns) -> None:
     _cell_text(grid.rows[0].cells[0], "Loại đơn", bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
     for index, (heading, _getter) in enumerate(columns, start=1):
         _cell_text(grid.rows[0].cells[index], heading, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
-    blocks = [(f"{s.name_vi} ({s.code})", s.rows) for s in table.sections]
+    blocks: list[tuple[str | None, tuple[Row, ...]]] = [
+        (f"{s.name_vi} ({s.code})", s.rows) for s in table.sections
+    ]
     if table.total is not None:
         blocks.append((None, (table.total,)))
     for heading, rows in blocks:

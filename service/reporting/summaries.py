@@ -11,6 +11,7 @@ outside the database. A month is sent once: a second run does nothing without `-
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
 from flask import render_template
@@ -131,7 +132,7 @@ class StatisticsTable:
             total=None,
         )
 
-    def max_count(self, metric: str, period: int = 0) -> int:
+    def max_count(self, metric: str, period: int = 0) -> int | float:
         """The largest shown count of a metric (for the bars), totals aside."""
         values = [
             row.counts[metric][period].value
@@ -146,7 +147,7 @@ def _count_cells(values: dict[Key, int], keys: list[Key], bodies: list[int]) -> 
     """Protect one metric of one period: each body's kinds add up to the body's total, and the
     bodies' totals to the organisation's."""
     groups = [((body_id, None), [(body_id, kind) for kind in KIND_NAMES]) for body_id in bodies]
-    full = {key: values.get(key, 0) for key in keys}
+    full: dict[Hashable, int] = {key: values.get(key, 0) for key in keys}
     marks = protect(full, groups, grand=(None, None))
     return {
         key: Cell(

@@ -257,12 +257,13 @@ def count_days(start: dt.date, days: int, unit: str) -> dt.date:
 
 
 def _clock_start(case: Case, starts_from: str) -> dt.date | None:
-    return {
+    starts: dict[str, dt.date | None] = {
         # A transferred case was received by its present body on the day of the transfer.
         ClockStart.RECEIVED: case.transferred_on or case.received_on,
         ClockStart.ACKNOWLEDGED: case.acknowledged_on,
         ClockStart.ACCEPTED: case.accepted_on,
-    }[starts_from]
+    }
+    return starts[starts_from]
 
 
 def schedule(db: Session, case: Case) -> None:

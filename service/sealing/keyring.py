@@ -8,8 +8,9 @@ it with one's private key; without a wrap there is nothing to open, whatever a c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, ScalarSelect, delete, select, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -51,6 +52,10 @@ def wrap_case_key(public_key: bytes, key: bytes, case_id: str, purpose: str) -> 
     return crypto.wrap_key(public_key, key, wrap_context(case_id, purpose))
 
 
+# A wrap's copy of the case status: the value itself, or a subquery for it, or none.
+_ListedStatus = str | ScalarSelect[Any] | None
+
+
 def _wrap(
     case_id: str,
     purpose: KeyPurpose,
@@ -60,7 +65,7 @@ def _wrap(
     recipient: str,
     account_id: int | None = None,
     body_id: int | None = None,
-    case_status=None,
+    case_status: _ListedStatus = None,
 ) -> CaseKeyWrap:
     return CaseKeyWrap(
         case_id=case_id,
@@ -103,7 +108,7 @@ def wraps_for_account(
     ]
 
 
-def _listed_status(case_id: str, account: Account, case: Case | None):
+def _listed_status(case_id: str, account: Account, case: Case | None) -> _ListedStatus:
     """The status under which the board lists the case for `account`: only in its own body."""
     if case is not None:
         return case.status if case.body_id == account.body_id else None
@@ -169,7 +174,7 @@ def remove_wraps_of(db: Session, case_id: str, account_id: int) -> int:
         ),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def unlist_for(db: Session, case_id: str, account_id: int) -> None:
@@ -199,7 +204,9 @@ def unwrap_case_key(private_key: bytes, wrapped: bytes, case_id: str, purpose: s
     return crypto.unwrap_key(private_key, wrapped, wrap_context(case_id, purpose))
 
 
-def _unwrap(wraps: dict[str, bytes], case_id: str, purpose: KeyPurpose, private: bytes):
+def _unwrap(
+    wraps: dict[str, bytes], case_id: str, purpose: KeyPurpose, private: bytes
+) -> bytes | None:
     wrapped = wraps.get(purpose)
     if wrapped is None:
         return None
@@ -215,7 +222,7 @@ def _open(db: Session, case: Case, recipient: str, private_key: bytes) -> CaseKe
             CaseKeyWrap.case_id == case.id, CaseKeyWrap.recipient == recipient
         )
     ).all()
-    wraps = {purpose: wrapped for purpose, wrapped in rows}
+    wraps = dict(rows)
     case_key = _unwrap(wraps, case.id, KeyPurpose.CASE, private_key)
     if case_key is None:
         raise KeyUnavailable()

@@ -57,6 +57,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["MetadataError", "Source", "StripReport", "strip_metadata"]
 
@@ -115,7 +116,7 @@ def strip_metadata(source: Source, report: StripReport | None = None) -> Iterato
 _UNIT, _KEEP, _DROP, _BROKEN = range(4)
 _COPY_PIECE = 64 * 1024
 
-_Event = tuple
+_Event = tuple[Any, ...]  # (_UNIT, offset, kind), (_KEEP or _DROP, bytes) or (_BROKEN,)
 _Walker = Callable[["_Reader", "StripReport | None"], Iterator[_Event]]
 
 
@@ -144,7 +145,7 @@ def _strip(source: Source, report: StripReport) -> Iterator[bytes]:
 
 def _survey(events: Iterator[_Event], report: StripReport) -> None:
     """Count what the output pass will drop: every dropped block that precedes the breakage."""
-    current: list = [0, None, 0]  # the latest block: offset, kind, bytes dropped
+    current: list[Any] = [0, None, 0]  # the latest block: offset, kind, bytes dropped
 
     def confirm() -> None:
         _offset, kind, dropped = current

@@ -116,7 +116,7 @@ def staff_required(
 
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            user: StaffUser = current_user._get_current_object()  # type: ignore[attr-defined]
+            user: StaffUser = current_user._get_current_object()
             if user.stage not in stages:
                 return redirect(home_url(user))
             if roles and user.role not in roles:

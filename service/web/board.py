@@ -305,7 +305,7 @@ def assign(user: StaffUser, case_id: str):
     if not form.validate():
         return render_case(user, case_id, 400, assign_form=form)
     outcome = assign_case(get_db(), user.account, case_id, form.assignee.data)
-    name = outcome.case.assignee.display_name
+    name = outcome.case.assignee.display_name  # type: ignore[union-attr]  # it was just assigned
     return done(outcome.changed, _("The case is assigned to %(name)s.", name=name), case_id)
 
 
@@ -323,7 +323,7 @@ def extend(user: StaffUser, case_id: str):
         form.reason.data,
         from_due=form.from_due.data,
     )
-    due = outcome.case.resolve_due.strftime("%d/%m/%Y")
+    due = outcome.case.resolve_due.strftime("%d/%m/%Y")  # type: ignore[union-attr]  # just set
     return done(outcome.changed, _("The deadline is now %(date)s.", date=due), case_id)
 
 

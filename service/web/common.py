@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, g, request
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from service.models import Organisation
 from service.platform.db import get_db
@@ -45,7 +46,7 @@ def safe_next(target: str | None, default: str) -> str:
     return default
 
 
-def set_session_cookie(response: Response, name: str, value: str, path: str = "/") -> None:
+def set_session_cookie(response: BaseResponse, name: str, value: str, path: str = "/") -> None:
     """A session cookie: never readable by scripts, never sent cross-site, HTTPS in production."""
     response.set_cookie(
         name,

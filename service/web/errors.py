@@ -57,7 +57,7 @@ def render_error(status: int, message: str | None = None, hint: str | None = Non
 
 
 def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
+    return url is not None and url.startswith(request.host_url)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -6,6 +6,7 @@ no-store. Nothing here logs: a log line would be the time of a reporter's action
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from flask import (
@@ -183,7 +184,8 @@ def start_filing_receipt() -> None:
 def write():
     form = _report_form()
     if form is None:  # step 1 was skipped or tampered with: start it again
-        return redirect(url_for("public.choose", **request.args))
+        args: dict[str, Any] = request.args.to_dict()  # the first value of each, as ** gave
+        return redirect(url_for("public.choose", **args))
     if request.method == "GET" or not form.validate():
         return _render_report_form(form, 200 if request.method == "GET" else 400)
     pending = g.pop("pending_receipt", None)  # started by start_filing_receipt

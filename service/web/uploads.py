@@ -85,7 +85,7 @@ class EncryptedSpool(io.RawIOBase):
     def readall(self) -> bytes:
         return b"".join(self.iter_chunks())
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()
         raise io.UnsupportedOperation("read the spool with iter_chunks()")

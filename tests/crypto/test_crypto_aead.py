@@ -138,5 +138,5 @@ def test_field_ad_is_different_for_any_different_case_or_field(first, second):
 
 @pytest.mark.parametrize(("case_id", "field"), [("", "title"), (CASE, ""), ("", "")])
 def test_field_ad_refuses_empty_parts(case_id, field):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be non-empty"):
         field_ad(case_id, field)

@@ -80,7 +80,7 @@ def test_junk_and_absurd_profiles_are_refused(text):
     "arguments", [(7, 1, 1), (8, 0, 1), (8, 1, 0), (16, 1, 3), (8, 1.5, 1), (10**12, 1, 1)]
 )
 def test_invalid_profiles_cannot_be_constructed(arguments):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be an integer in"):
         KdfProfile(*arguments)
 
 
@@ -88,7 +88,7 @@ def test_profiles_are_named_in_configuration():
     assert profile_named("production") is PRODUCTION
     assert profile_named("fast") is FAST
     for unknown in ("Production", "slow", ""):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unknown KDF profile"):
             profile_named(unknown)
 
 
@@ -107,7 +107,7 @@ def test_derive_key_differs_for_another_secret_salt_or_profile():
 
 
 def test_derive_key_refuses_salts_shorter_than_16_bytes():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 16 bytes"):
         derive_key(b"secret", bytes(15), FAST)
 
 

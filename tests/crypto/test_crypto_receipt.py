@@ -85,7 +85,7 @@ def test_a_formatted_receipt_normalises_back(receipt):
 
 
 def test_formatting_junk_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a receipt"):
         format_receipt("12345")
 
 

@@ -213,7 +213,7 @@ def test_finish_fails_until_the_final_chunk_is_opened():
 
 
 def test_oversized_chunks_are_refused_when_sealing():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="chunk larger than"):
         StreamSealer(KEY, AD).seal_chunk(bytes(STREAM_MAX_CHUNK_SIZE + 1), last=True)
 
 

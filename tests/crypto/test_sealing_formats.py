@@ -119,7 +119,7 @@ def test_an_outbox_field_opens_only_as_itself():
         server.open_outbox_field(SECRET_KEY, MESSAGE_ID, "body", OLD_RECIPIENT)
     with pytest.raises(SealingError):  # another row
         server.open_outbox_field(SECRET_KEY, "<other@homthu.test>", "recipient", OLD_RECIPIENT)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no sealed outbox field"):
         server.seal_outbox_field(SECRET_KEY, MESSAGE_ID, "subject", b"value")
 
 
