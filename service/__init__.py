@@ -42,7 +42,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.request_class = HomthuRequest
     configure_logging(app)
-    database.init_app(app, session_info={platform_settings.MAIL_SESSION_INFO: settings.mail})
+    # What the session carries for the adapters that need it wherever they are called from:
+    # the mail settings, and SECRET_KEY for the server-secret sealer.
+    database.init_app(
+        app,
+        session_info={
+            platform_settings.MAIL_SESSION_INFO: settings.mail,
+            platform_settings.SERVER_SECRET_INFO: app.config["SECRET_KEY"],
+        },
+    )
     _init_extensions(app)
     _register_web(app)
     _register_cli(app)

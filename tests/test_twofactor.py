@@ -18,6 +18,7 @@ from service.people.accounts import lock_after
 from service.people.passwords import password_problems
 from service.people.sessions import STAFF_COOKIE, StaffSessionPolicy
 from service.platform.errors import LoginFailed
+from service.platform.settings import SERVER_SECRET_INFO
 from service.sealing import staff_keys
 from service.sealing.profiles import FAST
 
@@ -359,7 +360,8 @@ def test_the_totp_secret_is_sealed_under_secret_key(app, world, db):
     account = db.get(Account, staff.account.id)
     assert twofactor.open_secret(account) == staff.totp_secret
     assert staff.totp_secret.encode() not in account.totp_secret_ct
-    app.config["SECRET_KEY"] = "another secret key of sufficient length!"
+    # The key the application's sessions carry (service/platform/settings.py), changed:
+    db.info[SERVER_SECRET_INFO] = "another secret key of sufficient length!"
     assert twofactor.open_secret(account) is None  # so a changed SECRET_KEY means re-enrolling
 
 

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy.orm import Session
 
 from service.models import OutboxMessage, OutboxStatus
@@ -135,16 +135,16 @@ SEALED_BODY = "(sealed until delivery)"
 ERASED_BODY = "(erased after delivery)"
 
 
-def _secret_key() -> str:
-    return current_app.config["SECRET_KEY"]
-
-
 def _seal(message: OutboxMessage, field: str, value: bytes) -> bytes:
-    return server.seal_outbox_field(_secret_key(), message.message_id, field, value)
+    return server.seal_outbox_field(
+        server.server_secret_of(message), message.message_id, field, value
+    )
 
 
 def _open(message: OutboxMessage, field: str, sealed: bytes) -> bytes:
-    return server.open_outbox_field(_secret_key(), message.message_id, field, sealed)
+    return server.open_outbox_field(
+        server.server_secret_of(message), message.message_id, field, sealed
+    )
 
 
 def enqueue_reporter_notice(

@@ -22,7 +22,6 @@ import secrets
 import unicodedata
 
 import pyotp
-from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -43,16 +42,12 @@ _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
 # --- the sealed secret ---------------------------------------------------------------------
 
 
-def _secret_key() -> str:
-    return current_app.config["SECRET_KEY"]
-
-
 def new_secret() -> str:
     return pyotp.random_base32()
 
 
 def seal_secret(account: Account, secret: str) -> bytes:
-    return server.seal_totp_secret(_secret_key(), account.id, secret)
+    return server.seal_totp_secret(server.server_secret_of(account), account.id, secret)
 
 
 def open_secret(account: Account) -> str | None:
@@ -60,7 +55,9 @@ def open_secret(account: Account) -> str | None:
     if account.totp_secret_ct is None:
         return None
     try:
-        return server.open_totp_secret(_secret_key(), account.id, account.totp_secret_ct)
+        return server.open_totp_secret(
+            server.server_secret_of(account), account.id, account.totp_secret_ct
+        )
     except SealingError:
         return None
 

@@ -19,6 +19,8 @@ from flask import Flask, current_app
 EXTENSION = "homthu.settings"
 # The key under which every session of the application carries the mail adapter's settings.
 MAIL_SESSION_INFO = "homthu.mail"
+# ... and SECRET_KEY, for the server-secret sealer (service/sealing/server.py).
+SERVER_SECRET_INFO = "homthu.server_secret"  # noqa: S105 (a dictionary key, not a secret)
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,33 @@ Three kinds of stored value use it: an account's TOTP secret, a reporter's notif
 outbox row, and the bodies of mail that carries a secret link. A copy of the database alone
 opens none of them; changing SECRET_KEY makes all of them unreadable (SealingError on opening).
 
-The secret is a parameter, not read from the application here: the caller passes SECRET_KEY.
+The secret is a parameter, not read from the application here: callers pass SECRET_KEY, which
+every session of the application carries (`server_secret_of` reads it from the session a row
+belongs to, so domain code never reaches for `current_app`).
 The formats are fixed: the HKDF labels and associated data below are what rows already in the
 database were sealed with (tests/crypto/test_sealing_formats.py pins them).
 """
 
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
 import crypto
+from service.platform.settings import SERVER_SECRET_INFO
 
 # HKDF labels ("homthu subkey v1 " is prefixed by crypto.derive_subkey).
 _TOTP_SECRET = b"totp secret"
 _OUTBOX = b"outbox "  # + the field: b"outbox recipient", b"outbox body"
 OUTBOX_FIELDS = ("recipient", "body")
+
+
+def server_secret_of(row: object) -> str:
+    """SECRET_KEY, as carried by the session `row` belongs to (see service/platform/db.py)."""
+    session = object_session(row)
+    if session is None or SERVER_SECRET_INFO not in session.info:
+        raise RuntimeError("this row belongs to no application session: use get_database()")
+    secret: str = session.info[SERVER_SECRET_INFO]
+    return secret
 
 
 def _subkey(server_secret: str, label: bytes) -> bytes:

@@ -18,6 +18,8 @@ from service.mail import outbox
 from service.models import Account, OutboxMessage
 from service.people import twofactor
 from service.people.sessions import SessionToken
+from service.platform.db import get_database
+from service.platform.settings import SERVER_SECRET_INFO
 from service.sealing import SealingError, cookies, receipts, recovery, server, staff_keys
 from service.sealing.profiles import FAST
 from service.sealing.spool import SpoolSealer
@@ -90,8 +92,9 @@ def test_a_totp_secret_is_bound_to_its_account_and_to_secret_key():
 
 def test_twofactor_opens_a_secret_sealed_before(app):
     account = Account(id=ACCOUNT_ID, totp_secret_ct=OLD_TOTP)
-    with app.app_context():
-        app.config["SECRET_KEY"] = SECRET_KEY
+    with app.app_context(), get_database(app).session() as session:
+        session.info[SERVER_SECRET_INFO] = SECRET_KEY  # what the app's sessions carry
+        session.add(account)  # never flushed: the row only needs a session to find the key
         assert twofactor.open_secret(account) == TOTP_SECRET
         resealed = twofactor.seal_secret(account, TOTP_SECRET)
     assert crypto.open_sealed(old_totp_key(), resealed, old_totp_ad()) == TOTP_SECRET.encode()
@@ -128,8 +131,9 @@ def test_the_outbox_opens_rows_sealed_before(app):
         message_id=MESSAGE_ID, recipient="reporter", recipient_sealed=OLD_RECIPIENT
     )
     message.body_sealed, message.text_body, message.html_body = OLD_BODY, "(sealed)", None
-    with app.app_context():
-        app.config["SECRET_KEY"] = SECRET_KEY
+    with app.app_context(), get_database(app).session() as session:
+        session.info[SERVER_SECRET_INFO] = SECRET_KEY
+        session.add(message)
         assert outbox.delivery_address(message) == ADDRESS
         assert outbox.delivery_bodies(message) == ("t", "h")
 
