@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select
 import crypto
 from config import INSTANCE_DIR, ConfigError, load_config
 from service.platform import db as database
+from service.platform import unit_of_work
 from service.platform.extensions import babel, csrf, login_manager
 from service.platform.extensions import mail as mailer
 from service.platform.logs import configure_logging
@@ -41,6 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.request_class = HomthuRequest
     configure_logging(app)
     database.init_app(app)
+    unit_of_work.init_app(app)
     _init_extensions(app)
     _register_web(app)
     _register_cli(app)

@@ -112,7 +112,7 @@ def invite(
         hours=hours,
         now=now,
     )
-    db.commit()
+    db.flush()
     return invitation
 
 
@@ -153,7 +153,7 @@ def reset_password(
         hours=hours,
         now=now,
     )
-    db.commit()
+    db.flush()
     return invitation
 
 
@@ -169,7 +169,7 @@ def _send(
     hours: int,
     now: dt.datetime,
 ) -> Invitation:
-    """Store the invitation with a fresh token's hash; audit it; mail the link (caller commits)."""
+    """Store the invitation with a fresh token's hash; audit it; mail the link (no commit)."""
     token, invitation.token_hash = _new_token()
     invitation.organisation_id = admin.organisation_id
     invitation.created_by = admin.id
@@ -213,7 +213,6 @@ def revoke(db: Session, admin: Account, invitation_id: int, now=None) -> None:
         details={"invitation": invitation.id},
         now=now,
     )
-    db.commit()
 
 
 def open_invitations(db: Session, organisation_id: int, now: dt.datetime) -> list[Invitation]:
@@ -312,7 +311,7 @@ def accept(
         details={"invitation": invitation.id},
         now=now,
     )
-    db.commit()
+    db.flush()
     return Accepted(account, cookie)
 
 

@@ -223,7 +223,6 @@ def transfer_case(
             context={"organisation": case.body.organisation},
             now=now,
         )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -257,7 +256,6 @@ def recuse_case(
         details={"unassigned": unassigned},
         now=now,
     )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -329,5 +327,4 @@ def grant_identity(
         details={"account": grantee.id},
         now=now,
     )
-    db.commit()
     return Outcome(case, True)

@@ -222,7 +222,6 @@ def grant_access(
             template="access_granted",
             now=now,
         )
-    db.commit()
     return result
 
 
@@ -289,7 +288,6 @@ def recover_access(
         },
         now=now,
     )
-    db.commit()
     return result
 
 
@@ -354,7 +352,7 @@ class Departure:
 def remove_access(
     db: Session, account: Account, actor: Actor, now: dt.datetime, *, unassign: bool = True
 ) -> tuple[int, int]:
-    """Delete the account's wraps and unassign its cases (caller commits): (wraps, cases)."""
+    """Delete the account's wraps and unassign its cases (no commit): (wraps, cases)."""
     wraps = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id)).rowcount
     if not unassign:
         return wraps or 0, 0
@@ -403,5 +401,4 @@ def deactivate_account(
         },
         now=now,
     )
-    db.commit()
     return Departure(account, wraps, unassigned, unreadable)

@@ -186,7 +186,6 @@ def acknowledge_case(
     if applies:
         case.acknowledged_on = local_today(now)
         _apply(db, account, case, Action.ACKNOWLEDGE, now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -198,7 +197,6 @@ def accept_case(
     if applies:
         case.accepted_on = local_today(now)
         _apply(db, account, case, Action.ACCEPT, now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -220,7 +218,6 @@ def _decide(
         case.decided_on = local_today(now)
         case.decision = TRANSITIONS[action].target
         _apply(db, account, case, action, now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -255,7 +252,6 @@ def close_case(
     if applies:
         case.closed_on = local_today(now)
         _apply(db, account, case, Action.CLOSE, now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -267,7 +263,6 @@ def reopen_case(
     if applies:
         reopen(case)
         _apply(db, account, case, Action.REOPEN, now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -326,7 +321,6 @@ def assign_case(
             template="case_assigned",
             now=now,
         )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -381,5 +375,4 @@ def extend_deadline(
         },
         now=now,
     )
-    db.commit()
     return Outcome(case, True)

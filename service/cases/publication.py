@@ -154,7 +154,7 @@ def draft_publication(
     _event(
         db, account, case, "publication.drafted", now, publication=draft.id, revision=draft.revision
     )
-    db.commit()
+    db.flush()
     return draft
 
 
@@ -209,7 +209,6 @@ def approve_publication(
         revision=publication.revision,
         until=publication.public_until.isoformat(),
     )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -233,7 +232,6 @@ def withdraw_publication(
     publication.status = P.WITHDRAWN
     publication.withdrawn_by, publication.withdrawn_on = chair.id, today
     _event(db, chair, case, "publication.withdrawn", now, publication=publication.id)
-    db.commit()
     return Outcome(case, True)
 
 

@@ -106,7 +106,6 @@ def rate_outcome(
         return Outcome(case, False)
     case.rating, case.rated_on = rating, local_today(now)
     _reporter_event(db, case, "case.rated", now, rating=rating)
-    db.commit()
     return Outcome(case, True)
 
 
@@ -129,7 +128,6 @@ def ask_to_reopen(
     schedule(db, case)
     _reporter_event(db, case, f"case.{Action.REOPEN}", now, status=str(case.status))
     _tell(db, case, "case_reopened", now, chairs=False)
-    db.commit()
     return Outcome(case, True)
 
 
@@ -150,5 +148,4 @@ def flag_retaliation(
     case.retaliation_flagged_on = today
     _reporter_event(db, case, "case.retaliation_flagged", now, priority=str(case.priority))
     _tell(db, case, "retaliation_flagged", now, chairs=True)
-    db.commit()
     return Outcome(case, True)
