@@ -107,18 +107,23 @@ def test_a_failed_login_is_counted_although_the_request_answers_4xx(app, world, 
 
 
 @pytest.fixture
-def commits(app: Flask):
-    """The COMMITs the engine sends, counted from when the test resets the list."""
-    seen: list[int] = []
+def transactions(app: Flask):
+    """The BEGINs and COMMITs the engine sends, from when the test clears the list."""
+    seen: list[str] = []
     engine = get_database(app).engine
-    listener = lambda _connection: seen.append(1)  # noqa: E731
-    event.listen(engine, "commit", listener)
+    listeners = {name: lambda _connection, name=name: seen.append(name) for name in BEGIN_COMMIT}
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
     yield seen
-    event.remove(engine, "commit", listener)
+    for name, listener in listeners.items():
+        event.remove(engine, name, listener)
+
+
+BEGIN_COMMIT = ("begin", "commit")
 
 
 def test_the_case_page_is_one_transaction_and_unwraps_the_keys_once(
-    app, world, staff_client, commits, monkeypatch
+    app, world, staff_client, transactions, monkeypatch
 ):
     with domain_session(app) as db:
         case_id = file_case(db, world).case.id
@@ -131,10 +136,10 @@ def test_the_case_page_is_one_transaction_and_unwraps_the_keys_once(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(keyring, "open_case_keys_for_account", counting)
-    commits.clear()
+    transactions.clear()
     response = client.get(f"/board/cases/{case_id}")
     assert response.status_code == 200
-    assert len(commits) == 1
+    assert transactions == ["begin", "commit"]
     assert len(unwraps) == 1
     with domain_session(app) as db:  # the read was recorded in that one transaction
         viewed = select(func.count()).where(
