@@ -25,6 +25,9 @@ code with ``# unit-of-work exception: <name>``:
 - ``dead-staff-session`` (service/people/sessions.py): a staff session that was ended, expired
   or whose account left is deleted at once, although the request answers 401/403, so "your
   session ended because …" is said only once.
+
+A domain function may still roll back, but only before it has written anything of its unit, to
+end a read before slow work (log_in before Argon2id; delivery and retention before their loops).
 """
 
 from __future__ import annotations
