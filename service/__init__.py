@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select
 from config import INSTANCE_DIR, ConfigError, load_config
 from service.platform import db as database
 from service.platform import settings as platform_settings
+from service.platform import unit_of_work
 from service.platform.extensions import babel, csrf, login_manager
 from service.platform.extensions import mail as mailer
 from service.platform.logs import configure_logging
@@ -51,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             platform_settings.SERVER_SECRET_INFO: app.config["SECRET_KEY"],
         },
     )
+    unit_of_work.init_app(app)
     _init_extensions(app)
     _register_web(app)
     _register_cli(app)

@@ -21,7 +21,8 @@ def file_case(
     kind: CaseKind = CaseKind.PROBLEM,
     notify_email: str | None = None,
 ):
-    """File a report to `body` (the Trade Union by default); returns the FiledCase."""
+    """File a report to `body` (the Trade Union by default), committed as its request would be;
+    returns the FiledCase."""
     submission = Submission(
         kind=kind,
         title=title,
@@ -32,7 +33,9 @@ def file_case(
         attachments=[BytesUpload(name, data) for name, data in files],
         notify_email=notify_email,
     )
-    return submit_case(db, world.organisation, submission)
+    filed = submit_case(db, world.organisation, submission)
+    db.commit()
+    return filed
 
 
 def keys_of(db, staff, case: Case) -> keyring.CaseKeys:

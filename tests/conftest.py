@@ -32,6 +32,7 @@ from service.people.accounts import create_account
 from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.platform.migrate import upgrade_database
+from service.platform.unit_of_work import transaction
 from service.sealing import staff_keys
 from service.sealing.profiles import FAST
 
@@ -144,9 +145,10 @@ def app(app_env) -> Iterator[Flask]:
 @contextmanager
 def domain_session(app: Flask) -> Iterator[Session]:
     """A session in an app context of its own, for domain calls in a test that also makes HTTP
-    requests. (Inside the `db` fixture's app context, requests would share its `g`: the same
+    requests; committed when the block ends, like a CLI command (domain functions never
+    commit). (Inside the `db` fixture's app context, requests would share its `g`: the same
     request session and the same logged-in user across clients.)"""
-    with app.app_context(), get_database(app).session() as session:
+    with app.app_context(), transaction() as session:
         yield session
 
 

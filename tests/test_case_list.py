@@ -30,7 +30,9 @@ TODAY = dt.date(2026, 11, 27)
 
 def file(db, world, kind=CaseKind.PROBLEM, now=NOW, **fields):
     submission = Submission(kind=kind, title="t", text="x", **fields)
-    return submit_case(db, world.organisation, submission, now=now)
+    filed = submit_case(db, world.organisation, submission, now=now)
+    db.commit()  # as the filing's request would
+    return filed
 
 
 def refs(listing):

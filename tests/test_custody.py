@@ -59,7 +59,9 @@ def file(db, world, *, kind=CaseKind.PROBLEM, identity=None, body=None, **fields
         body_id=body.id if body is not None else None,
         **fields,
     )
-    return submit_case(db, world.organisation, submission, now=NOW)
+    filed = submit_case(db, world.organisation, submission, now=NOW)
+    db.commit()  # as the filing's request would
+    return filed
 
 
 def opens_with(db, case_id: str, private_key: bytes) -> set[str]:
@@ -296,7 +298,7 @@ def test_a_transfer_needs_a_reason_and_a_real_other_body(db, world):
 
 @pytest.fixture
 def head_of_unit(db, world):
-    return create_body(
+    body = create_body(
         db,
         world.organisation,
         code="ttdv",
@@ -304,6 +306,8 @@ def head_of_unit(db, world):
         name_vi="Thủ trưởng đơn vị",
         name_en="Head of unit",
     ).body
+    db.commit()
+    return body
 
 
 def test_a_case_about_the_head_of_unit_never_goes_to_the_head_of_unit(db, world, head_of_unit):

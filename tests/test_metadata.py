@@ -797,6 +797,7 @@ def test_a_filed_photo_reaches_the_handler_without_its_metadata(app, db, world):
             attachments=[spooled(RICH_JPEG)],
         ),
     )
+    db.commit()  # the file is read back in sessions of its own
     attachment = db.scalars(select(Attachment).where(Attachment.case_id == filed.case.id)).one()
     handler = world["cd_handler"]
     info, chunks = open_attachment_for_handler(

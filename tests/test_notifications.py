@@ -54,6 +54,7 @@ def file(db, world, *, excluded=(), notify_email=None, kind=CaseKind.PROBLEM):
             notify_email=notify_email,
         ),
     )
+    db.commit()  # as the filing's request would
     return filed.case, filed.receipt
 
 

@@ -97,6 +97,7 @@ def cases(app, db, world):
                 f"Dự thảo công khai {name}",
             )
         made[name] = filed.case.id
+    db.commit()  # as the requests above would have
     return made
 
 

@@ -55,7 +55,9 @@ PUBLISHED_DAYS = 20  # PUBLICATION_DAYS' default
 @pytest.fixture
 def filed(db, world):
     submission = Submission(kind=CaseKind.PROBLEM, title="t", text="x")
-    return submit_case(db, world.organisation, submission, now=NOW)
+    filed = submit_case(db, world.organisation, submission, now=NOW)
+    db.commit()  # as the filing's request would
+    return filed
 
 
 @pytest.fixture
@@ -68,6 +70,7 @@ def resolve(db, world, case, when=NOW):
     acknowledge_case(db, handler.account, case.id, now=when)
     accept_case(db, handler.account, case.id, now=when)
     resolve_case(db, handler.account, handler.private_key(), case.id, "Đã sửa", now=when)
+    db.commit()  # as those requests would
 
 
 def events(db, case_id, action):
@@ -195,6 +198,7 @@ def test_a_summary_is_drafted_sealed_and_public_only_once_approved(db, world, fi
     db.rollback()
     resolve(db, world, case)
     draft = draft_publication(db, handler.account, handler.private_key(), case.id, "Bản 1", now=NOW)
+    db.commit()
     assert draft.public_text is None and b"B\xe1\xba\xa3n 1" not in draft.draft_ct
     assert published_results(db, world.organisation.id) == ([], False)
 
@@ -210,6 +214,7 @@ def test_a_summary_is_drafted_sealed_and_public_only_once_approved(db, world, fi
         )
     db.rollback()
     draft_publication(db, handler.account, handler.private_key(), case.id, "Bản 2", now=NOW)
+    db.commit()
     with pytest.raises(DraftChanged):  # the chair read version 1; version 2 is different
         approve_publication(
             db,
@@ -272,6 +277,7 @@ def test_a_publication_stays_up_for_the_legal_period_then_the_chair_may_withdraw
         now=NOW,
         publication_days=PUBLISHED_DAYS,
     )
+    db.commit()
     with pytest.raises(StillRequired) as early:
         withdraw(db, chair, case, draft, NOW + 19 * DAY)
     assert early.value.status_code == 409 and "17/12/2026" in str(early.value.message)

@@ -108,7 +108,9 @@ NAMED = Identity("A", "", "B")
 
 def file(db, world, kind=CaseKind.COMPLAINT, identity=NAMED, **fields):
     submission = Submission(kind=kind, title="t", text="x", identity=identity, **fields)
-    return submit_case(db, world.organisation, submission, now=NOW)
+    filed = submit_case(db, world.organisation, submission, now=NOW)
+    db.commit()  # as the filing's request would
+    return filed
 
 
 def events(db, case_id):
@@ -259,6 +261,7 @@ def test_extensions_move_the_resolve_deadline_as_often_as_the_law_allows(
     due = case.resolve_due
     for n in range(1, allowed + 1):
         extend_deadline(db, chair.account, chair.private_key(), case.id, f"phức tạp {n}", now=NOW)
+        db.commit()  # each extension is a request of its own
         assert case.resolve_due == due + dt.timedelta(days=days * n)
         assert case.next_due == case.resolve_due
     with pytest.raises(ExtensionRefused):

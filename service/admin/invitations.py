@@ -113,7 +113,7 @@ def invite(
         hours=hours,
         now=now,
     )
-    db.commit()
+    db.flush()
     return invitation
 
 
@@ -154,7 +154,7 @@ def reset_password(
         hours=hours,
         now=now,
     )
-    db.commit()
+    db.flush()
     return invitation
 
 
@@ -170,7 +170,7 @@ def _send(
     hours: int,
     now: dt.datetime,
 ) -> Invitation:
-    """Store the invitation with a fresh token's hash; audit it; mail the link (caller commits)."""
+    """Store the invitation with a fresh token's hash; audit it; mail the link (no commit)."""
     token, invitation.token_hash = _new_token()
     invitation.organisation_id = admin.organisation_id
     invitation.created_by = admin.id
@@ -214,7 +214,6 @@ def revoke(db: Session, admin: Account, invitation_id: int, now=None) -> None:
         details={"invitation": invitation.id},
         now=now,
     )
-    db.commit()
 
 
 def open_invitations(db: Session, organisation_id: int, now: dt.datetime) -> list[Invitation]:
@@ -314,7 +313,7 @@ def accept(
         details={"invitation": invitation.id},
         now=now,
     )
-    db.commit()
+    db.flush()
     return Accepted(account, cookie)
 
 

@@ -43,7 +43,7 @@ def create_organisation(
     is_demo: bool = False,
     now: dt.datetime | None = None,
 ) -> tuple[Organisation, list[NewBody]]:
-    """Create a unit with the Trade Union and the Inspection Board (caller commits)."""
+    """Create a unit with the Trade Union and the Inspection Board (in the caller's transaction)."""
     now = now or utcnow()
     organisation = Organisation(
         slug=slug,
@@ -142,5 +142,5 @@ def create_body(
         details={"body": code, "kind": str(kind)},
         now=now,
     )
-    db.commit()
+    db.flush()
     return new

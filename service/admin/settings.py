@@ -76,7 +76,7 @@ def update_organisation(
     organisation.name = name
     organisation.place_name = place_name
     _audit(db, admin, "admin.organisation_changed", {}, now)
-    db.commit()
+    db.flush()
     return organisation
 
 
@@ -145,7 +145,7 @@ def set_body_active(
         {"body": body.code},
         now,
     )
-    db.commit()
+    db.flush()
     return body
 
 
@@ -190,7 +190,7 @@ def add_recipient(
     existing.active = True
     db.flush()
     _audit(db, admin, "admin.recipient_added", {"recipient": existing.id, "kind": kind}, now)
-    db.commit()
+    db.flush()
     return existing
 
 
@@ -203,7 +203,6 @@ def deactivate_recipient(
         return
     recipient.active = False
     _audit(db, admin, "admin.recipient_deactivated", {"recipient": recipient.id}, now)
-    db.commit()
 
 
 # --- categories and routing ----------------------------------------------------------------
@@ -239,7 +238,7 @@ def add_category(
     db.add(category)
     db.flush()
     _audit(db, admin, "admin.category_added", {"category": code}, now)
-    db.commit()
+    db.flush()
     return category
 
 
@@ -253,7 +252,7 @@ def set_category_active(
         category.active = active
         action = "admin.category_activated" if active else "admin.category_deactivated"
         _audit(db, admin, action, {"category": category.code}, now)
-        db.commit()
+        db.flush()
     return category
 
 
@@ -302,7 +301,7 @@ def set_routing_rule(
         {"kind": kind, "category": category_id, "body": body.code},
         now,
     )
-    db.commit()
+    db.flush()
     return rule
 
 
@@ -314,7 +313,6 @@ def delete_routing_rule(
     details = {"kind": rule.kind, "category": rule.category_id}
     db.delete(rule)
     _audit(db, admin, "admin.routing_removed", details, now)
-    db.commit()
 
 
 # --- deadlines -----------------------------------------------------------------------------
@@ -362,7 +360,7 @@ def update_deadline_rule(
             {"kind": rule.kind, "stage": rule.stage, "from": list(before), "to": list(after)},
             now,
         )
-        db.commit()
+        db.flush()
     return rule
 
 

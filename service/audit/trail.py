@@ -95,7 +95,7 @@ def record_event(
     details: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Append an event to the organisation's chain (the caller commits it with its change)."""
+    """Append an event to the organisation's chain (in the transaction of its change)."""
     now = now or utcnow()
     head = db.execute(
         select(AuditHead).where(AuditHead.organisation_id == organisation_id).with_for_update()

@@ -157,7 +157,7 @@ def add_reporter_message(
             now=now,
             reporter_action=True,
         )
-    db.commit()
+    db.flush()
     return message
 
 
@@ -214,6 +214,18 @@ def handler_case_view(
     now: dt.datetime | None = None,
 ) -> CaseView:
     """Decrypt a case for a handler and record that they read it."""
+    return read_case(db, account, private_key, case_id, now)[0]
+
+
+def read_case(
+    db: Session,
+    account: Account,
+    private_key: bytes,
+    case_id: str,
+    now: dt.datetime | None = None,
+) -> tuple[CaseView, keyring.CaseKeys]:
+    """The case's view and its opened keys (unwrapped once, for the caller to reuse); the
+    "case.viewed" event goes in the caller's transaction."""
     case, keys = _handler_keys(db, account, private_key, case_id)
     view = _case_view(db, case, keys, staff_names=True)
     record_event(
@@ -224,8 +236,7 @@ def handler_case_view(
         case_id=case.id,
         now=now,
     )
-    db.commit()
-    return view
+    return view, keys
 
 
 def reply_to_reporter(
@@ -290,7 +301,7 @@ def _write(
         case_id=case.id,
         now=now,
     )
-    db.commit()
+    db.flush()
     return message
 
 
@@ -316,7 +327,6 @@ def open_attachment_for_handler(
         case_id=case.id,
         details={"attachment": attachment.id},
     )
-    db.commit()
     return info, iter_attachment(read_session, attachment, keys.case)
 
 
@@ -335,7 +345,7 @@ def add_message(
     uploads: Sequence[Upload] = (),
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
-    """Seal a message (the caller commits). Notes go under the STAFF key, the reporter's
+    """Seal a message (in the caller's transaction). Notes go under the STAFF key, the reporter's
     conversation under the CASE key; a reporter's message is dated to the day only.
 
     Anything a handler writes that the reporter can read (a reply, a question, a decision) sends
@@ -377,7 +387,7 @@ NOTIFY_EMAIL_FIELD = "notify_email"
 
 
 def notify_reporter(db: Session, case: Case, keys: keyring.CaseKeys, now: dt.datetime) -> None:
-    """Queue "there is a reply" to the address the reporter left, if any (the caller commits).
+    """Queue "there is a reply" to the address the reporter left, if any (no commit).
 
     The address is opened with the case key the handler's session holds; the outbox keeps it
     sealed and erases it after delivery. The notice says nothing about the case.

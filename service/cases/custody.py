@@ -205,7 +205,6 @@ def transfer_case(
             context={"organisation": case.body.organisation},
             now=now,
         )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -239,7 +238,6 @@ def recuse_case(
         details={"unassigned": unassigned},
         now=now,
     )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -311,5 +309,4 @@ def grant_identity(
         details={"account": grantee.id},
         now=now,
     )
-    db.commit()
     return Outcome(case, True)

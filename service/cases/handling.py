@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from service.cases.casework import CaseView, handler_case_view
+from service.cases.casework import CaseView, read_case
 from service.cases.custody import identity_candidates, transfer_targets
 from service.cases.lifecycle import Action, allowed_actions
 from service.cases.publication import PublicationView, case_publications, publish_by
@@ -22,7 +22,6 @@ from service.cases.timeline import LogEntry, case_timeline
 from service.models import Account, Body, Case, DeadlineStage, Role
 from service.platform.clock import local_today, utcnow
 from service.rules.policy import extension_rule, is_due_soon, is_overdue, rules_for
-from service.sealing import keyring
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,15 @@ def case_page(
     case_id: str,
     now: dt.datetime | None = None,
 ) -> CasePage:
-    """The case as `account` sees it, with what they may do to it now."""
+    """The case as `account` sees it, with what they may do to it now.
+
+    One transaction with its "case.viewed" event (the request's); the keys are unwrapped once.
+    """
     now = now or utcnow()
     today = local_today(now)
-    view = handler_case_view(db, account, private_key, case_id, now)
+    view, keys = read_case(db, account, private_key, case_id, now)
     case = view.case
     read_only = case.body_id != account.body_id
-    keys = keyring.open_case_keys_for_account(db, case, account, private_key)
     timeline = case_timeline(db, account, case.id)
     if read_only:
         return CasePage(view, True, [], _deadlines(db, case), False, False, None, timeline=timeline)

@@ -215,7 +215,6 @@ def grant_access(
             template="access_granted",
             now=now,
         )
-    db.commit()
     return result
 
 
@@ -279,7 +278,6 @@ def recover_access(
         },
         now=now,
     )
-    db.commit()
     return result
 
 
@@ -344,7 +342,7 @@ class Departure:
 def remove_access(
     db: Session, account: Account, actor: Actor, now: dt.datetime, *, unassign: bool = True
 ) -> tuple[int, int]:
-    """Delete the account's wraps and unassign its cases (caller commits): (wraps, cases)."""
+    """Delete the account's wraps and unassign its cases (no commit): (wraps, cases)."""
     deleted = db.execute(delete(CaseKeyWrap).where(CaseKeyWrap.account_id == account.id))
     wraps = cast("CursorResult[Any]", deleted).rowcount
     if not unassign:
@@ -394,5 +392,4 @@ def deactivate_account(
         },
         now=now,
     )
-    db.commit()
     return Departure(account, wraps, unassigned, unreadable)

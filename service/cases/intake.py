@@ -262,7 +262,6 @@ def submit_case(
     case.lookup_id = reporter.lookup_id
     case.reporter_public_key = reporter.public_key
     db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
-    db.commit()
     return FiledCase(case, pending.receipt, prepared.rerouted_from)
 
 

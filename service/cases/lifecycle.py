@@ -198,7 +198,7 @@ def move(
     details: dict | None = None,
 ) -> None:
     """The one function that changes a case's status (the caller has locked the case, checked
-    the move with `check_transition`, and commits): the status and its copy on the wraps, the
+    the move with `check_transition`; the unit of work commits): the status and its copy on the wraps, the
     row's date stamps and resets, the deadlines, and the audit event. A reporter's event is
     dated to the day only, by `record_event`."""
     transition = TRANSITIONS[action]
@@ -287,7 +287,6 @@ def staff_move(
                 kind=MessageKind.DECISION,
             )
         move(db, case, action, actor=Actor.staff(account), now=now)
-        db.commit()
     return Outcome(case, applies)
 
 
@@ -386,7 +385,6 @@ def assign_case(
             template="case_assigned",
             now=now,
         )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -450,5 +448,4 @@ def extend_deadline(
         },
         now=now,
     )
-    db.commit()
     return Outcome(case, True)

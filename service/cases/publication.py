@@ -149,7 +149,7 @@ def draft_publication(
     _event(
         db, account, case, "publication.drafted", now, publication=draft.id, revision=draft.revision
     )
-    db.commit()
+    db.flush()
     return draft
 
 
@@ -207,7 +207,6 @@ def approve_publication(
         revision=publication.revision,
         until=publication.public_until.isoformat(),
     )
-    db.commit()
     return Outcome(case, True)
 
 
@@ -234,7 +233,6 @@ def withdraw_publication(
     publication.status = P.WITHDRAWN
     publication.withdrawn_by, publication.withdrawn_on = chair.id, today
     _event(db, chair, case, "publication.withdrawn", now, publication=publication.id)
-    db.commit()
     return Outcome(case, True)
 
 

@@ -90,7 +90,6 @@ def set_period(
         details={"status": status, "months": months},
         now=now,
     )
-    db.commit()
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -153,7 +152,7 @@ def expired_cases(db: Session, organisation_id: int, today: dt.date) -> list[Exp
 
 
 def shred_case(db: Session, expired: Expired, now: dt.datetime) -> None:
-    """Remove the content and keys of one case, with its audit event, in one transaction."""
+    """Remove the content and keys of one case, with its audit event (apply_retention commits)."""
     case = db.execute(select(Case).where(Case.id == expired.case_id).with_for_update()).scalar_one()
     if case.shredded_on is not None:
         return
@@ -183,7 +182,6 @@ def shred_case(db: Session, expired: Expired, now: dt.datetime) -> None:
         details={"status": expired.status, "months": expired.months},
         now=now,
     )
-    db.commit()
 
 
 def apply_retention(
@@ -199,6 +197,7 @@ def apply_retention(
     db.rollback()
     for item in progress(expired):
         shred_case(db, item, now)
+        db.commit()  # unit-of-work exception: retention-per-case (see unit_of_work.py)
     engine = db.get_bind().engine
     if expired and engine.dialect.name == "sqlite":
         # Old page images stay in the write-ahead log until a checkpoint empties it; outside

@@ -110,7 +110,6 @@ def rate_outcome(
         return Outcome(case, False)
     case.rating, case.rated_on = rating, local_today(now)
     _reporter_event(db, case, "case.rated", now, rating=rating)
-    db.commit()
     return Outcome(case, True)
 
 
@@ -135,7 +134,6 @@ def ask_to_reopen(
         _reporter_message(db, case, keys, text, now)
     move(db, case, Action.REOPEN, actor=Actor.reporter(), now=now)
     _tell(db, case, "case_reopened", now, chairs=False)
-    db.commit()
     return Outcome(case, True)
 
 
@@ -156,5 +154,4 @@ def flag_retaliation(
     case.retaliation_flagged_on = today
     _reporter_event(db, case, "case.retaliation_flagged", now, priority=str(case.priority))
     _tell(db, case, "retaliation_flagged", now, chairs=True)
-    db.commit()
     return Outcome(case, True)

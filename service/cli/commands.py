@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.admin.organisations import create_body, create_organisation
 from service.audit.trail import Actor, record_event, verify_chain
@@ -21,6 +22,7 @@ from service.people.sessions import purge_expired_sessions
 from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.platform.errors import DomainError, InvalidSubmission
+from service.platform.unit_of_work import in_transaction, transaction
 
 demo_cli = AppGroup("demo", help="The clearly marked demo organisation (development only).")
 org_cli = AppGroup("org", help="Organisations.")
@@ -56,7 +58,7 @@ def demo_seed() -> None:
     """Create the DEMO organisation with both bodies and two handlers each."""
     if current_app.config["HOMTHU_ENV"] == "production":
         raise click.ClickException("Demo data is never created in production.")
-    with get_database().session() as db:
+    with transaction() as db:
         if db.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG)):
             click.echo("The demo organisation exists already; its passwords were shown once when")
             click.echo("it was created. To start over, delete instance/homthu.sqlite3 and run")
@@ -87,7 +89,6 @@ def demo_seed() -> None:
             # Pre-enrolled in the two-step login: `demo totp EMAIL` prints the current code.
             twofactor.enrol(db, account, twofactor.new_secret(), utcnow())
             rows.append((code or "-", role, email, password))
-        db.commit()
     click.echo("DEMO organisation created. Staff log in at /board/login.")
     click.echo("Demo passwords (shown once, never again):")
     for code, role, email, password in rows:
@@ -121,11 +122,10 @@ def demo_totp(email: str) -> None:
 @click.option("--slug", required=True, help="Short identifier, e.g. ttht-khanhhoa.")
 def org_create(name: str, slug: str) -> None:
     """Create an organisation with the Trade Union and the Inspection Board."""
-    with get_database().session() as db:
+    with transaction() as db:
         if db.scalar(select(Organisation).where(Organisation.slug == slug)):
             raise click.ClickException(f"An organisation {slug!r} exists already.")
         _organisation, bodies = create_organisation(db, name=name, slug=slug, profile=_profile())
-        db.commit()
     click.echo(f"Organisation {slug!r} created.")
     _print_recovery_codes(bodies)
 
@@ -138,7 +138,7 @@ def org_create(name: str, slug: str) -> None:
 @click.option("--name-en", required=True, help="English name, e.g. Head of unit.")
 def org_add_body(slug: str, code: str, kind: str, name_vi: str, name_en: str) -> None:
     """Add a body (e.g. the head of unit); prints its recovery code once."""
-    with get_database().session() as db:
+    with transaction() as db:
         organisation = db.scalar(select(Organisation).where(Organisation.slug == slug))
         if organisation is None:
             raise click.ClickException(f"No organisation {slug!r}.")
@@ -168,7 +168,7 @@ def account_add(
     slug: str, email: str, name: str, role: str, body_code: str | None, password: str
 ) -> None:
     """Add a staff account with its own key pair."""
-    with get_database().session() as db:
+    with transaction() as db:
         organisation = db.scalar(select(Organisation).where(Organisation.slug == slug))
         if organisation is None:
             raise click.ClickException(f"No organisation {slug!r}.")
@@ -194,7 +194,6 @@ def account_add(
             )
         except InvalidSubmission as error:
             raise click.ClickException(str(error.message)) from None
-        db.commit()
     click.echo(f"Account {email} added.")
 
 
@@ -219,10 +218,10 @@ def audit_verify() -> None:
 
 
 @sessions_cli.command("purge")
-def sessions_purge() -> None:
+@in_transaction
+def sessions_purge(db: Session) -> None:
     """Delete expired sessions (run daily from cron)."""
-    with get_database().session() as db:
-        staff, reporters = purge_expired_sessions(db)
+    staff, reporters = purge_expired_sessions(db)
     click.echo(f"Deleted {staff} expired staff and {reporters} expired follow-up sessions.")
 
 
@@ -232,7 +231,7 @@ def sessions_purge() -> None:
 def account_reset_2fa(slug: str | None, email: str) -> None:
     """Make an account set up its two-step login again at its next login (lost phone and no
     recovery code left, or SECRET_KEY changed). The password and keys stay."""
-    with get_database().session() as db:
+    with transaction() as db:
         organisation = _organisation(db, slug)
         account = db.scalar(
             select(Account).where(
@@ -250,7 +249,6 @@ def account_reset_2fa(slug: str | None, email: str) -> None:
             actor=Actor.system(),
             details={"account": account.id},
         )
-        db.commit()
     click.echo(f"{email} sets up the two-step login again at the next login.")
 
 
@@ -278,7 +276,7 @@ def keys_recover(slug: str | None, body_code: str, email: str) -> None:
     code = click.prompt(
         f"Recovery key of {body_code.upper()} (not shown)", hide_input=True, err=True
     )
-    with get_database().session() as db:
+    with transaction() as db:
         organisation = _organisation(db, slug)
         body = db.scalar(
             select(Body).where(
@@ -316,7 +314,8 @@ def retention_apply(slug: str | None, dry_run: bool) -> None:
     """Destroy the content and keys of cases past their retention period; keep the numbers."""
     from service.platform.clock import local_today
 
-    with get_database().session() as db:
+    # apply_retention commits each case itself (unit-of-work exception: retention-per-case).
+    with transaction() as db:
         organisation = _organisation(db, slug)
         if dry_run:
             expired = expired_cases(db, organisation.id, local_today())

@@ -19,6 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor
 from service.mail.delivery import deliver_due, failed_mail, outbox_counts, retry_failed
@@ -28,6 +29,7 @@ from service.platform.clock import local_today, utcnow
 from service.platform.db import get_database
 from service.platform.errors import InvalidSubmission
 from service.platform.settings import get_settings
+from service.platform.unit_of_work import in_transaction, transaction
 from service.reporting.reports import FORMATS, export_report, send_report_reminders
 from service.reporting.summaries import last_month, parse_month, send_monthly_summary
 
@@ -44,32 +46,34 @@ reports_cli = AppGroup("reports", help="The 6-month and annual reports (same as 
 @outbox_cli.command("send")
 @click.option("--loop", is_flag=True, help="Keep running as a worker (stop with SIGTERM).")
 @click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000))
-def outbox_send(loop: bool, batch: int) -> None:
+@in_transaction
+def outbox_send(db: Session, loop: bool, batch: int) -> None:
     """Deliver the mail that is due (retries with backoff; see service/mailer.py)."""
+    # deliver_due commits each mail itself, so the loop never holds one long transaction
+    # (unit-of-work exception: outbox-delivery).
     stop = threading.Event()
     if loop:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
-    with get_database().session() as db:
-        while True:
-            report = deliver_due(
-                db,
-                mail=current_app.extensions["mail"],
-                settings=get_settings().delivery,
-                batch=batch,
+    while True:
+        report = deliver_due(
+            db,
+            mail=current_app.extensions["mail"],
+            settings=get_settings().delivery,
+            batch=batch,
+        )
+        if report.attempted or not loop:
+            click.echo(
+                f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}"
+                + (" — the SMTP server could not be reached" if report.unreachable else "")
             )
-            if report.attempted or not loop:
-                click.echo(
-                    f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}"
-                    + (" — the SMTP server could not be reached" if report.unreachable else "")
-                )
-            if not loop or stop.is_set():
+        if not loop or stop.is_set():
+            return
+        if report.attempted < batch or report.unreachable:
+            stop.wait(poll)
+            if stop.is_set():
                 return
-            if report.attempted < batch or report.unreachable:
-                stop.wait(poll)
-                if stop.is_set():
-                    return
 
 
 @outbox_cli.command("status")
@@ -102,12 +106,13 @@ def outbox_status(limit: int) -> None:
 @click.option("--all-failed", is_flag=True, help="Every failed mail that can still be sent.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Queue failed mail again, e.g. after the mail settings were fixed."""
-    with get_database().session() as db:
+    with transaction() as db:
         if all_failed:
             ids = tuple(mail.id for mail in failed_mail(db, limit=1_000_000) if mail.retryable)
         if not ids:
             raise click.UsageError("Give the ids of failed mails, or --all-failed.")
-        click.echo(f"{retry_failed(db, ids)} mail(s) queued again.")
+        count = retry_failed(db, ids)
+    click.echo(f"{count} mail(s) queued again.")
 
 
 # --- reminders, summaries, reports ----------------------------------------------------------
@@ -116,8 +121,9 @@ def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
 @reminders_cli.command("send")
 def reminders_send() -> None:
     """Queue today's digest of due-soon and overdue cases (once per person per local day)."""
-    with get_database().session() as db:
-        click.echo(f"{send_daily_digests(db)} digest(s) queued.")
+    with transaction() as db:
+        count = send_daily_digests(db)
+    click.echo(f"{count} digest(s) queued.")
 
 
 @summary_cli.command("send")
@@ -129,19 +135,24 @@ def summary_send(month: str | None, force: bool) -> None:
         period = parse_month(month) if month else last_month(local_today())
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--month") from None
-    with get_database().session() as db:
-        for organisation in db.scalars(select(Organisation).order_by(Organisation.id)).all():
-            result = send_monthly_summary(db, organisation, period, force=force, now=utcnow())
-            if result.sent:
-                click.echo(f"{result.organisation}: {result.month} queued to {result.recipients}.")
-            else:
-                click.echo(
-                    f"{result.organisation}: {result.month} was sent already (--force to resend)."
-                )
+    with transaction() as db:
+        organisations = db.scalars(select(Organisation).order_by(Organisation.id)).all()
+        results = [
+            send_monthly_summary(db, organisation, period, force=force, now=utcnow())
+            for organisation in organisations
+        ]
+    for result in results:
+        if result.sent:
+            click.echo(f"{result.organisation}: {result.month} queued to {result.recipients}.")
+        else:
+            click.echo(
+                f"{result.organisation}: {result.month} was sent already (--force to resend)."
+            )
 
 
 def _export(period: str, fmt: str, output: Path, slug: str | None, body_code: str | None) -> None:
-    with get_database().session() as db:
+    # Written only once its audit event is committed: no export goes unrecorded.
+    with transaction() as db:
         query = select(Organisation).order_by(Organisation.id)
         if slug:
             query = query.where(Organisation.slug == slug)
@@ -199,9 +210,9 @@ def _export_command(period, fmt, output, slug, body_code) -> None:
 
 def _remind_command() -> None:
     """Remind the administration and the chairs 14 days before 10 May and 10 November."""
-    with get_database().session() as db:
-        queued = send_report_reminders(db, year_start=get_settings().report_year_start)
-        click.echo(f"{queued} reminder(s) queued.")
+    with transaction() as db:
+        count = send_report_reminders(db, year_start=get_settings().report_year_start)
+    click.echo(f"{count} reminder(s) queued.")
 
 
 for group in (report_cli, reports_cli):

@@ -176,7 +176,8 @@ def _claim(db: Session, now: dt.datetime, policy: DeliveryPolicy) -> OutboxMessa
     message.attempts += 1
     if not _is_postgresql(db):
         message.next_attempt_at = now + dt.timedelta(seconds=policy.lease_seconds)
-        db.commit()  # the lease is taken; SQLite's write lock is not held during the send
+        # The lease is taken; SQLite's write lock is not held during the send.
+        db.commit()  # unit-of-work exception: outbox-delivery (see unit_of_work.py)
     return message
 
 
@@ -291,7 +292,7 @@ def _deliver_one(
         erase_sealed(message)
         report.sent += 1
         log.info("outbox #%s sent (attempt %s)", message.id, message.attempts)
-    db.commit()
+    db.commit()  # unit-of-work exception: outbox-delivery (see unit_of_work.py)
     return reachable
 
 
@@ -393,5 +394,4 @@ def retry_failed(
     if organisation_id is not None:
         query = query.where(OutboxMessage.organisation_id == organisation_id)
     count = cast("CursorResult[Any]", db.execute(query)).rowcount
-    db.commit()
     return count

@@ -74,7 +74,7 @@ def enqueue_mail(
     reporter_action: bool = False,
     carries_secret: bool = False,
 ) -> OutboxMessage:
-    """Render mail `template` and add it to the outbox (the caller commits with its change).
+    """Render mail `template` and add it to the outbox (in the transaction of its change).
 
     `carries_secret`: the bodies hold a link that grants something; they are stored sealed.
     """
@@ -102,7 +102,7 @@ def enqueue_rendered(
     now: dt.datetime | None = None,
     reporter_action: bool = False,
 ) -> OutboxMessage:
-    """Add rendered mail to the outbox (the caller commits with its change).
+    """Add rendered mail to the outbox (in the transaction of its change).
 
     Mail caused by a reporter's action is dated to the day and held until the next delivery
     slot (NOTIFY_HOURS), so the outbox records no precise time of what a reporter did.

@@ -103,5 +103,4 @@ def send_daily_digests(db: Session, now: dt.datetime | None = None) -> int:
                 now=now,
             )
             queued += 1
-    db.commit()
     return queued

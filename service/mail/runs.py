@@ -25,9 +25,10 @@ def claim_run(
 ) -> bool:
     """Record that this mailing happens now; False if it already happened (and not `force`).
 
-    The caller commits the record with the mail it enqueues, so a mailing is recorded exactly
-    when its mail is in the outbox. Two runs at once cannot both claim it: the second insert
-    meets the unique key (and, on PostgreSQL, waits for the first transaction to finish).
+    The record is committed with the mail it enqueues, in one transaction, so a mailing is
+    recorded exactly when its mail is in the outbox. Two runs at once cannot both claim it: the
+    second insert meets the unique key (and, on PostgreSQL, waits for the first transaction to
+    finish).
     """
     dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = db.execute(

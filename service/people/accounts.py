@@ -179,7 +179,6 @@ def log_in(
         details={"second_factor": factor or "enrolment"},
         now=now,
     )
-    db.commit()
     return LoginResult(account, cookie, stage, factor, left)
 
 
@@ -210,7 +209,7 @@ def _login_failed(db: Session, account: Account, now: dt.datetime) -> NoReturn:
         details={"account": account.id, "failures": account.failed_logins, "locked": bool(lock)},
         now=now,
     )
-    db.commit()
+    db.commit()  # unit-of-work exception: failed-login (see unit_of_work.py)
     raise LoginFailed()
 
 
@@ -245,7 +244,6 @@ def confirm_enrolment(
         actor=Actor.staff(account),
         now=now,
     )
-    db.commit()
     return cookie, codes
 
 
@@ -257,7 +255,6 @@ def pending_totp_secret(db: Session, account: Account) -> str:
     if secret is None:
         secret = twofactor.new_secret()
         account.totp_secret_ct = twofactor.seal_secret(account, secret)
-        db.commit()
     return secret
 
 
@@ -300,7 +297,6 @@ def change_password(
         template="password_changed",
         now=now,
     )
-    db.commit()
     return cookie
 
 
@@ -312,4 +308,3 @@ def log_out(db: Session, account: Account, cookie: str | None) -> None:
         action="staff.logout",
         actor=Actor.staff(account),
     )
-    db.commit()

@@ -110,7 +110,7 @@ def create_staff_session(
     now: dt.datetime | None = None,
     stage: str = FULL,
 ) -> str:
-    """Add a session row for `account`; return the cookie value (caller commits).
+    """Add a session row for `account`; return the cookie value (in the caller's transaction).
 
     Every call makes a new id: a login never continues an earlier session. (Expired rows, and
     the emptied rows of sessions ended on purpose, go with `flask --app wsgi sessions purge`.)
@@ -145,19 +145,23 @@ def load_staff_session(
     account = db.get(Account, row.account_id)
     if row.ended or account is None or not account.active:
         reason = row.ended or DEACTIVATED
-        db.delete(row)
-        db.commit()
+        _drop_dead_session(db, row)
         return EndedStaffSession(reason)
     expired = now >= row.expires_at or now - row.last_seen_at >= policy.idle
     private_key = token.open(row.sealed)
     if expired or private_key is None:
-        db.delete(row)
-        db.commit()
+        _drop_dead_session(db, row)
         return None
     if now - row.last_seen_at >= dt.timedelta(minutes=1):  # one write a minute is enough
         row.last_seen_at = now
-        db.commit()
     return OpenStaffSession(row, account, private_key)
+
+
+def _drop_dead_session(db: Session, row: StaffSession) -> None:
+    """Delete a session that can no longer be used, at once: the request answers 401/403, so
+    the request's own commit would not keep it, and the reason would be said more than once."""
+    db.delete(row)
+    db.commit()  # unit-of-work exception: dead-staff-session (see unit_of_work.py)
 
 
 def end_staff_session(db: Session, cookie: str | None) -> None:
@@ -167,7 +171,7 @@ def end_staff_session(db: Session, cookie: str | None) -> None:
 
 
 def end_all_staff_sessions(db: Session, account_id: int, reason: str | None = None) -> None:
-    """End every session of an account (caller commits).
+    """End every session of an account (in the caller's transaction).
 
     With a reason, each row is kept empty — its sealed key gone — so that the next request
     with its cookie can say why the session ended instead of a bare "log in again".
@@ -196,7 +200,7 @@ class ReporterAccess:
 def create_reporter_session(
     db: Session, access: ReporterAccess, idle: dt.timedelta, now: dt.datetime | None = None
 ) -> str:
-    """Add a follow-up session; return the cookie value (caller commits).
+    """Add a follow-up session; return the cookie value (in the caller's transaction).
 
     The expiry and the case id are sealed inside the row, so the table records neither when a
     reporter was active nor on which case: only a day after which the row may be purged.
@@ -234,13 +238,13 @@ def load_reporter_session(
         return None
     payload = json.loads(opened)
     if now >= dt.datetime.fromisoformat(payload["expires"]):
+        # Kept only if the request succeeds; else `sessions purge` removes the row (no hurry:
+        # it opens nothing without its cookie, see purge_expired_sessions).
         db.delete(row)
-        db.commit()
         return None
     access = ReporterAccess(payload["case"], _unb64(payload["key"]))
     row.sealed = _seal_reporter(token, access, now + idle)
     row.purge_after = local_today(now + idle) + dt.timedelta(days=1)
-    db.commit()
     return access
 
 
@@ -251,7 +255,7 @@ def end_reporter_session(db: Session, cookie: str | None) -> None:
 
 
 def purge_expired_sessions(db: Session, now: dt.datetime | None = None) -> tuple[int, int]:
-    """Delete expired staff sessions and reporter sessions past their purge day; commit.
+    """Delete expired staff sessions and reporter sessions past their purge day.
 
     Run from cron (`flask --app wsgi sessions purge`), not on the reporter's request: an
     expired row opens nothing without its cookie, so there is no hurry, and the follow-up
@@ -262,5 +266,4 @@ def purge_expired_sessions(db: Session, now: dt.datetime | None = None) -> tuple
     reporters = db.execute(
         delete(ReporterSession).where(ReporterSession.purge_after < local_today(now))
     )
-    db.commit()
     return cast("CursorResult[Any]", staff).rowcount, cast("CursorResult[Any]", reporters).rowcount

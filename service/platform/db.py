@@ -1,9 +1,10 @@
 """Engine and per-request sessions (SQLAlchemy 2, no Flask-SQLAlchemy).
 
 The engine lives in ``app.extensions["homthu.db"]``; a view gets the request's session with
-``get_db()``. Domain functions receive a ``Session`` argument and own their transaction: each
-public domain operation commits once, so a change, its audit event and its outbox mail land
-together or not at all.
+``get_db()``. Domain functions receive a ``Session`` argument and never commit: the request,
+or the CLI command, is the unit of work and commits once (service/platform/unit_of_work.py,
+which also lists the few named exceptions), so a change, its audit event and its outbox mail
+land together or not at all.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session for CLI commands and background work; rolled back if not committed."""
+        """A session for background work; rolled back if not committed (CLI commands use
+        service.platform.unit_of_work.transaction, which commits)."""
         with self.sessionmaker() as session:
             yield session
 
@@ -106,4 +108,6 @@ def get_db() -> Session:
 def _close_request_session(_exc: BaseException | None) -> None:
     session = g.pop("db", None)
     if session is not None:
-        session.close()  # anything not committed by a domain function is rolled back
+        # The unit of work committed a successful request in its after_request hook; here,
+        # anything left (an exception, a failed commit) is rolled back.
+        session.close()

@@ -147,7 +147,6 @@ def export_report(
         details={"period": period.code, "format": fmt, "body": body_id},
         now=now,
     )
-    db.commit()
     scope = "" if body_id is None else f"-{table.sections[0].code}" if table.sections else ""
     filename = f"bao-cao-dan-chu-co-so-{period.code}{scope}.{fmt}"
     return ExportedReport(filename, CONTENT_TYPES[fmt], data)
@@ -437,7 +436,6 @@ def send_report_reminders(
                     now=now,
                 )
                 queued += 1
-    db.commit()
     return queued
 
 

@@ -326,7 +326,6 @@ def send_monthly_summary(
     if not claim_run(
         db, organisation_id=organisation.id, job=SUMMARY_JOB, period=key, now=now, force=force
     ):
-        db.rollback()
         return SummaryResult(organisation.slug, key, False, 0)
     table = build_table(db, organisation, [month, previous_month(month)], local_today(now))
     recipients = _recipients(db, organisation)
@@ -348,7 +347,6 @@ def send_monthly_summary(
         details={"month": key, "recipients": len(recipients), "forced": force},
         now=now,
     )
-    db.commit()
     return SummaryResult(organisation.slug, key, True, len(recipients))
 
 

@@ -139,7 +139,7 @@ DEFAULT_ROUTING: dict[CaseKind, BodyKind] = {
 
 
 def seed_rules(db: Session, organisation: Organisation, bodies: list[Body]) -> None:
-    """Write the default deadline rules, categories and routing table (caller commits)."""
+    """Write the default deadline rules, categories and routing table (no commit)."""
     for rule in DEFAULT_DEADLINES:
         db.add(
             DeadlineRule(

@@ -149,7 +149,7 @@ def wrap_for_account(
     *,
     case: Case | None = None,
 ) -> None:
-    """Add wraps of the case's keys for `account` to the session (the caller commits)."""
+    """Add wraps of the case's keys for `account` to the session (in the caller's transaction)."""
     db.add_all(wraps_for_account(case_id, keys, account, purposes, case=case))
 
 

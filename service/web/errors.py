@@ -1,6 +1,8 @@
 """Every failure becomes a page in the user's language with a 4xx (or, for bugs, a plain 500).
 
-Error pages never echo what was sent: no receipt, no form field, no path parameter.
+Error pages never echo what was sent: no receipt, no form field, no path parameter. Each handler
+first rolls back the request's session (service/platform/unit_of_work.py): nothing of a failed
+request is kept, and the page never renders with a session a failed flush or commit broke.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from service.people.sessions import DEACTIVATED, PASSWORD_CHANGED, PASSWORD_RESET
 from service.platform.errors import DomainError
+from service.platform.unit_of_work import roll_back_request
 from service.web.access import ReporterSessionEnded
 from service.web.forms import LoginForm, ReceiptForm
 
@@ -63,10 +66,12 @@ def _same_site(url: str | None) -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
+        roll_back_request()
         return render_error(error.status_code, str(error.message))
 
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError):
+        roll_back_request()
         return render_error(
             400,
             str(_l("This form has expired or was sent without its security token.")),
@@ -75,6 +80,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ReporterSessionEnded)
     def _reporter_session(_error: ReporterSessionEnded):
+        roll_back_request()
         form = ReceiptForm(formdata=None)
         page = render_template(
             "public/follow_up.html",
@@ -87,10 +93,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
+        roll_back_request()
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        roll_back_request()  # e.g. a failed commit: the page must not render with that session
         # Logged without request details: the time and path of a reporter's action stay unknown.
         app.logger.error("unhandled %s", type(error).__name__, exc_info=not _is_reporter_path())
         return render_error(500)

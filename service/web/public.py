@@ -249,7 +249,6 @@ def follow_up():
         form.receipt.data = ""  # never echo a receipt back
         return render_template("public/follow_up.html", form=form, error=refused.message), 403
     cookie = create_reporter_session(db, access, reporter_idle())
-    db.commit()
     response = redirect(url_for("public.case"))
     set_session_cookie(response, REPORTER_COOKIE, cookie, path="/follow-up")
     return response
@@ -360,7 +359,6 @@ def results():
 def end_follow_up():
     db = get_db()
     end_reporter_session(db, request.cookies.get(REPORTER_COOKIE))
-    db.commit()
     response = make_response(redirect(url_for("public.landing")))
     response.delete_cookie(REPORTER_COOKIE, path="/follow-up")
     return response
