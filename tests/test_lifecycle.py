@@ -126,7 +126,7 @@ def test_the_reporters_reopening_goes_through_the_same_move(db, world):
     accept_case(db, handler.account, case.id, now=NOW)
     resolve_case(db, handler.account, handler.private_key(), case.id, "Đã sửa", now=NOW)
     access = open_case_with_receipt(db, world.organisation, filed.receipt)
-    assert ask_to_reopen(db, access, "", now=NOW).changed
+    assert ask_to_reopen(db, access, "", now=NOW, reopen_window=dt.timedelta(days=30)).changed
     _assert_in_step(db, case, CaseStatus.IN_PROGRESS, "case.reopen", 0)
     (event,) = _events(db, case.id, "case.reopen")
     assert (event.actor_role, event.actor_id, event.occurred_at) == ("reporter", None, None)
