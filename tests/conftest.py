@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.routing.rules import Rule
 
 import crypto
 from service import create_app
@@ -39,6 +40,27 @@ from tests.pgpool import Pool, Snapshot
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+# Each test builds its own app, and werkzeug compiles a URL builder (Python source through `ast`
+# and `compile`) for each of its 160 routes: 0.11 s of a test's setup. The builder's code depends
+# only on the rule's parsed parts and defaults (it reaches the converters through `self` when it
+# runs), so one compiled per distinct rule serves every app of the run.
+_BUILDERS: dict[tuple, object] = {}
+_compile_builder = Rule._compile_builder
+
+
+def _cached_builder(self: Rule, append_unknown: bool = True):
+    defaults = self.defaults or {}
+    converters = tuple(type(self._converters.get(name)).__qualname__ for name in sorted(defaults))
+    key = (tuple(self._trace), repr(sorted(defaults.items())), converters, append_unknown)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = _compile_builder(self, append_unknown)
+    return _BUILDERS[key]
+
+
+if Rule._compile_builder.__name__ != "_cached_builder":  # conftest may be imported twice
+    Rule._compile_builder = _cached_builder
 
 
 def pytest_collection_modifyitems(config, items):
