@@ -82,14 +82,26 @@ class Snapshot:
             # A superuser's replica role skips triggers (the audit trail's append-only one) and
             # foreign-key checks: the tables are emptied and refilled in any order.
             connection.execute("SET LOCAL session_replication_role = replica")
+            connection.execute(
+                sql.SQL("; ").join(
+                    sql.SQL("DELETE FROM {}").format(sql.Identifier(table)) for table in self.tables
+                )
+            )
             for table, data in self.tables.items():
-                connection.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
                 if data:
                     _copy_in(connection, table, data)
-            for schema, name, value, called in self.sequences:
+            if self.sequences:
                 connection.execute(
-                    "SELECT setval(%s::regclass, %s, %s)",
-                    (sql.Identifier(schema, name).as_string(connection), value, called),
+                    sql.SQL("SELECT {}").format(
+                        sql.SQL(", ").join(
+                            sql.SQL("setval({}::regclass, {}, {})").format(
+                                sql.Literal(sql.Identifier(schema, name).as_string(connection)),
+                                sql.Literal(value),
+                                sql.Literal(called),
+                            )
+                            for schema, name, value, called in self.sequences
+                        )
+                    )
                 )
         return True
 
