@@ -13,7 +13,7 @@ import re
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +46,12 @@ BACKENDS = ["sqlite", "postgresql"]
 # and `compile`) for each of its 160 routes: 0.11 s of a test's setup. The builder's code depends
 # only on the rule's parsed parts and defaults (it reaches the converters through `self` when it
 # runs), so one compiled per distinct rule serves every app of the run.
-_BUILDERS: dict[tuple, object] = {}
+Builder = Callable[..., tuple[str, str]]
+_BUILDERS: dict[tuple, Builder] = {}
 _compile_builder = Rule._compile_builder
 
 
-def _cached_builder(self: Rule, append_unknown: bool = True):
+def _cached_builder(self: Rule, append_unknown: bool = True) -> Builder:
     defaults = self.defaults or {}
     converters = tuple(type(self._converters.get(name)).__qualname__ for name in sorted(defaults))
     key = (tuple(self._trace), repr(sorted(defaults.items())), converters, append_unknown)
