@@ -2,7 +2,8 @@
 
 Every database test runs on SQLite and, when TEST_DATABASE_URL points at a PostgreSQL server,
 on PostgreSQL too. The schema is built once per run by `alembic upgrade head` into a template
-(a file for SQLite, a template database for PostgreSQL); each test gets its own copy.
+(a file for SQLite, a template database for PostgreSQL); each test gets its own copy. A second
+template holds the seeded world too, built on first use, for the tests that ask for `world`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.routing.rules import Rule
 
 from service import create_app
 from service.admin.organisations import create_organisation
@@ -35,9 +38,32 @@ from service.platform.migrate import upgrade_database
 from service.platform.unit_of_work import transaction
 from service.sealing import staff_keys
 from service.sealing.profiles import FAST
+from tests.pgpool import Pool, Snapshot
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+# Each test builds its own app, and werkzeug compiles a URL builder (Python source through `ast`
+# and `compile`) for each of its 160 routes: 0.11 s of a test's setup. The builder's code depends
+# only on the rule's parsed parts and defaults (it reaches the converters through `self` when it
+# runs), so one compiled per distinct rule serves every app of the run.
+Builder = Callable[..., tuple[str, str]]
+_BUILDERS: dict[tuple, Builder] = {}
+_compile_builder = Rule._compile_builder
+
+
+def _cached_builder(self: Rule, append_unknown: bool = True) -> Builder:
+    defaults = self.defaults or {}
+    converters = tuple(type(self._converters.get(name)).__qualname__ for name in sorted(defaults))
+    key = (tuple(self._trace), repr(sorted(defaults.items())), converters, append_unknown)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = _compile_builder(self, append_unknown)
+    return _BUILDERS[key]
+
+
+if Rule._compile_builder.__name__ != "_cached_builder":  # conftest may be imported twice
+    Rule._compile_builder = _cached_builder
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,23 +107,46 @@ def pg_template() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _world_template(request: pytest.FixtureRequest, backend: str) -> WorldTemplate | None:
+    """The seeded template when the test uses the world (built on first use), else None."""
+    if "world" not in request.fixturenames:
+        return None
+    return request.getfixturevalue(WORLD_TEMPLATES[backend])
+
+
+@pytest.fixture(scope="session")
+def pg_pool(pg_template: str) -> Iterator[Pool]:
+    pool = Pool(PG_URL, _pg_url_for, pg_template, Snapshot.take(_pg_url_for(pg_template)))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def pg_world_pool(pg_world_template: WorldTemplate) -> Iterator[Pool]:
+    source = pg_world_template.source
+    pool = Pool(PG_URL, _pg_url_for, source, Snapshot.take(_pg_url_for(source)))
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> Iterator[str]:
-    """A freshly migrated database of its own for this test."""
+    """A freshly migrated database of its own for this test (with the world in it if the test
+    asks for the world)."""
+    seeded = _world_template(request, request.param)
     if request.param == "sqlite":
         path = tmp_path / "homthu.sqlite3"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(
+            seeded.source if seeded else request.getfixturevalue("sqlite_template"), path
+        )
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"homthu_test_{secrets.token_hex(6)}"
-    with _pg_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    pool = request.getfixturevalue("pg_world_pool" if seeded else "pg_pool")
+    name = pool.take()
     try:
         yield _pg_url_for(name)
     finally:
-        with _pg_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pool.give_back(name)
 
 
 @pytest.fixture
@@ -108,8 +157,13 @@ def backend(database_url: str) -> str:
 # --- the application -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
+# One per run, not per test: the world's TOTP secrets are sealed under it once, in the template.
+RUN_SECRET_KEY = secrets.token_urlsafe(32)
+
+
+def set_test_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, instance: Path
+) -> dict[str, str]:
     """The environment a test app starts from: nothing inherited from the developer's shell."""
     for name in list(os.environ):
         if name.startswith(
@@ -123,8 +177,8 @@ def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
             monkeypatch.delenv(name, raising=False)
     env = {
         "HOMTHU_ENV": "testing",
-        "HOMTHU_INSTANCE_DIR": str(tmp_path / "instance"),
-        "SECRET_KEY": secrets.token_urlsafe(32),
+        "HOMTHU_INSTANCE_DIR": str(instance),
+        "SECRET_KEY": RUN_SECRET_KEY,
         "DATABASE_URL": database_url,
         "ARGON2_PROFILE": "fast",
         "PUBLIC_BASE_URL": "http://homthu.test",
@@ -133,6 +187,12 @@ def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, database_url) -> dict[str, str]:
+    """The environment a test app starts from: nothing inherited from the developer's shell."""
+    return set_test_env(monkeypatch, database_url, tmp_path / "instance")
 
 
 @pytest.fixture
@@ -222,8 +282,8 @@ WORLD_STAFF = (
 )
 
 
-@pytest.fixture
-def world(app: Flask) -> World:
+def build_world(app: Flask) -> World:
+    """Seed the world through the domain functions, as an administrator would."""
     profile = FAST
     with app.app_context(), get_database(app).session() as session:
         organisation, bodies = create_organisation(
@@ -252,6 +312,101 @@ def world(app: Flask) -> World:
             result.staff[name] = Staff(account, password, *enrol_directly(session, account))
         session.commit()
     return result
+
+
+@dataclass(frozen=True)
+class StaffSeed:
+    account_id: int
+    password: str
+    totp_secret: str
+    recovery_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorldTemplate:
+    """A database with the world seeded once per run and backend (the key pairs and Argon2
+    hashes cost a second a test on PostgreSQL), and what exists only outside the database: the
+    ids, passwords, TOTP secrets and recovery codes."""
+
+    source: str  # SQLite: the file; PostgreSQL: the template database's name
+    organisation_id: int
+    body_ids: dict[str, int]
+    recovery_codes: dict[str, str]
+    staff: dict[str, StaffSeed]
+
+    @classmethod
+    def of(cls, source: str, world: World) -> WorldTemplate:
+        return cls(
+            source=source,
+            organisation_id=world.organisation.id,
+            body_ids={"CD": world.cd.id, "TTND": world.ttnd.id},
+            recovery_codes=dict(world.recovery_codes),
+            staff={
+                name: StaffSeed(s.account.id, s.password, s.totp_secret, tuple(s.recovery_codes))
+                for name, s in world.staff.items()
+            },
+        )
+
+    def load(self, app: Flask) -> World:
+        """A World of fresh ORM objects read from a copy of this template (detached, as the
+        seeding session left them)."""
+        with get_database(app).session() as session:
+            organisation = session.get(Organisation, self.organisation_id)
+            assert organisation is not None, "this test's database was not copied from the world"
+            result = World(
+                organisation=organisation,
+                cd=session.get(Body, self.body_ids["CD"]),
+                ttnd=session.get(Body, self.body_ids["TTND"]),
+                recovery_codes=dict(self.recovery_codes),
+            )
+            for name, seed in self.staff.items():
+                account = session.get(Account, seed.account_id)
+                staff = Staff(account, seed.password, seed.totp_secret, list(seed.recovery_codes))
+                result.staff[name] = staff
+        return result
+
+
+def _seed_world(database_url: str, instance: Path) -> World:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        set_test_env(monkeypatch, database_url, instance)
+        application = create_app()
+        try:
+            return build_world(application)
+        finally:
+            get_database(application).engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_world_template(sqlite_template: Path, tmp_path_factory) -> WorldTemplate:
+    path = tmp_path_factory.mktemp("world") / "world.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    world = _seed_world(f"sqlite:///{path}", path.parent / "instance")
+    # Tests copy the main file only: fold the write-ahead log into it first.
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return WorldTemplate.of(str(path), world)
+
+
+@pytest.fixture(scope="session")
+def pg_world_template(pg_template: str, tmp_path_factory) -> Iterator[WorldTemplate]:
+    name = f"homthu_world_{secrets.token_hex(4)}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        world = _seed_world(_pg_url_for(name), tmp_path_factory.mktemp("world") / "instance")
+        yield WorldTemplate.of(name, world)
+    finally:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+WORLD_TEMPLATES = {"sqlite": "sqlite_world_template", "postgresql": "pg_world_template"}
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, app: Flask, backend: str) -> World:
+    """The organisation every test starts from, already in this test's database."""
+    return request.getfixturevalue(WORLD_TEMPLATES[backend]).load(app)
 
 
 def add_staff(
