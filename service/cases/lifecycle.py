@@ -197,10 +197,10 @@ def move(
     now: dt.datetime,
     details: dict | None = None,
 ) -> None:
-    """The one function that changes a case's status (the caller has locked the case, checked
-    the move with `check_transition`; the unit of work commits): the status and its copy on the wraps, the
-    row's date stamps and resets, the deadlines, and the audit event. A reporter's event is
-    dated to the day only, by `record_event`."""
+    """The one function that changes a case's status (the caller has locked the case and checked
+    the move with `check_transition`; the unit of work commits): the status and its copy on the
+    wraps, the row's date stamps and resets, the deadlines, and the audit event. A reporter's
+    event is dated to the day only, by `record_event`."""
     transition = TRANSITIONS[action]
     if not check_transition(case, action, actor.role):
         raise TransitionRefused()
