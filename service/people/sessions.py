@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, update
@@ -88,7 +88,7 @@ PASSWORD_RESET = "password_reset"  # noqa: S105
 class OpenStaffSession:
     row: StaffSession
     account: Account
-    private_key: bytes
+    private_key: bytes = field(repr=False)  # never in a repr, hence never in a log line
 
     @property
     def stage(self) -> str:
@@ -194,7 +194,7 @@ class ReporterAccess:
     """What a reporter's follow-up session unlocks: one case, with the receipt-derived key."""
 
     case_id: str
-    private_key: bytes
+    private_key: bytes = field(repr=False)  # never in a repr, hence never in a log line
 
 
 def create_reporter_session(
