@@ -32,6 +32,7 @@ from service.admin.organisations import create_organisation
 from service.models import Account, Body, Organisation, Role
 from service.people import twofactor
 from service.people.accounts import create_account
+from service.people.principal import Principal
 from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.platform.migrate import upgrade_database
@@ -235,6 +236,10 @@ class Staff:
 
     def private_key(self) -> bytes:
         return staff_keys.unlock_private_key(self.account.wrapped_private_key, self.password)
+
+    def principal(self) -> Principal:
+        """The account acting with its unlocked key, as the board's commands receive it."""
+        return Principal(self.account, self.private_key())
 
     def code(self) -> str:
         """The code the authenticator app shows now."""

@@ -38,6 +38,7 @@ from service.models import (
     Invitation,
     Role,
 )
+from service.people.principal import Principal
 from service.web.access import ACCESS_ATTRIBUTE
 from tests.casefactory import file_case
 from tests.flows import follow_up
@@ -124,8 +125,8 @@ def setting(app, world) -> Setting:
         key = world["cd_handler"].private_key()
         acknowledge_case(db, handler, own)
         accept_case(db, handler, own)
-        resolve_case(db, handler, key, own, "Đã giải quyết")
-        publication = draft_publication(db, handler, key, own, "Tóm tắt")
+        resolve_case(db, Principal(handler, key), own, summary="Đã giải quyết")
+        publication = draft_publication(db, Principal(handler, key), own, text="Tóm tắt")
         ids = (head.body.id, recipient.id, category.id, route.id, deadline.id, publication.id)
     colleague = add_staff(app, world, "cd_new", Role.HANDLER, world.cd)
     leaving = add_staff(app, world, "cd_leaving", Role.HANDLER, world.cd)

@@ -43,7 +43,7 @@ def test_an_excluded_case_is_in_no_row_and_no_count(db, world):
     handler, chair = world["cd_handler"], world["cd_chair"]
     file(db, world)
     hidden = file(db, world, excluded_account_ids=frozenset({handler.account.id})).case
-    decline_case(db, chair.account, chair.private_key(), hidden.id, "Không", now=NOW)
+    decline_case(db, chair.principal(), hidden.id, reason="Không", now=NOW)
     for filters in (
         CaseFilter(),
         CaseFilter(status=CaseStatus.NOT_ACCEPTED),
@@ -61,15 +61,14 @@ def test_counts_follow_every_status_change_and_key_change(db, world):
     cases = [file(db, world).case for _ in range(3)]
     acknowledge_case(db, handler.account, cases[0].id, now=NOW)
     accept_case(db, handler.account, cases[0].id, now=NOW)
-    resolve_case(db, handler.account, handler.private_key(), cases[0].id, "xong", now=NOW)
+    resolve_case(db, handler.principal(), cases[0].id, summary="xong", now=NOW)
     acknowledge_case(db, handler.account, cases[1].id, now=NOW)
     assert status_counts(db, handler.account) == {"resolved": 1, "acknowledged": 1, "new": 1}
     recuse_case(db, handler.account, cases[2].id, now=NOW)
     assert status_counts(db, handler.account) == {"resolved": 1, "acknowledged": 1}
     transfer_case(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         cases[1].id,
         to_body_id=world.ttnd.id,
         keep_access=True,
@@ -93,8 +92,7 @@ def test_a_case_kept_after_transfer_is_listed_apart_and_not_counted(db, world):
     case = file(db, world).case
     transfer_case(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=True,
@@ -110,7 +108,7 @@ def test_filters_by_status_kind_overdue_and_assignee(db, world):
     old = file(db, world, now=NOW - dt.timedelta(days=30)).case  # acknowledge_due has passed
     suggestion = file(db, world, kind=CaseKind.SUGGESTION).case
     mine = file(db, world).case
-    assign_case(db, chair.account, mine.id, handler.account.id, now=NOW)
+    assign_case(db, chair.account, mine.id, assignee_id=handler.account.id, now=NOW)
     acknowledge_case(db, handler.account, suggestion.id, now=NOW)
 
     def only(**filters):
@@ -129,7 +127,7 @@ def test_the_deadline_order_puts_the_most_urgent_first_and_undated_last(db, worl
     early = file(db, world, now=NOW - dt.timedelta(days=20)).case
     late = file(db, world).case
     decided = file(db, world, now=NOW - dt.timedelta(days=40)).case
-    decline_case(db, chair.account, chair.private_key(), decided.id, "Không", now=NOW)
+    decline_case(db, chair.principal(), decided.id, reason="Không", now=NOW)
     listing = list_cases(db, handler.account, CaseFilter(), TODAY)
     assert refs(listing) == [early.reference, late.reference, decided.reference]
     received = list_cases(db, handler.account, CaseFilter(sort=Sort.RECEIVED), TODAY)
@@ -203,8 +201,8 @@ def test_the_timeline_names_staff_and_only_reporter_with_a_day(db, world):
     handler, chair = world["cd_handler"], world["cd_chair"]
     filed = file(db, world)
     for _ in range(3):
-        handler_case_view(db, handler.account, handler.private_key(), filed.case.id)
-    assign_case(db, chair.account, filed.case.id, handler.account.id, now=NOW)
+        handler_case_view(db, handler.principal(), filed.case.id)
+    assign_case(db, chair.account, filed.case.id, assignee_id=handler.account.id, now=NOW)
     flag_retaliation(db, open_case_with_receipt(db, world.organisation, filed.receipt), "", NOW)
     timeline = case_timeline(db, chair.account, filed.case.id)
     summary = [(e.action, e.actor_name, e.repeated) for e in timeline]

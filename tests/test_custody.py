@@ -106,8 +106,7 @@ def test_after_a_transfer_the_old_body_cannot_decrypt_and_the_new_body_can(db, w
     chair = world["cd_chair"]
     transfer_case(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=False,
@@ -135,12 +134,10 @@ def test_after_a_transfer_the_old_body_cannot_decrypt_and_the_new_body_can(db, w
     access = open_case_with_receipt(db, world.organisation, filed.receipt)
     assert reporter_case_view(db, access).case.status == CaseStatus.TRANSFERRED
     handler = world["ttnd_handler"]
-    view = handler_case_view(db, handler.account, handler.private_key(), case.id)
+    view = handler_case_view(db, handler.principal(), case.id)
     assert [(m.kind, m.text) for m in view.messages] == [(MessageKind.NOTE, "Thẩm quyền TTND")]
     with pytest.raises(NotFound):
-        handler_case_view(
-            db, world["cd_handler"].account, world["cd_handler"].private_key(), case.id
-        )
+        handler_case_view(db, world["cd_handler"].principal(), case.id)
 
 
 def test_a_transfer_restarts_the_receiving_bodys_clocks_from_the_day_of_transfer(db, world):
@@ -148,11 +145,10 @@ def test_a_transfer_restarts_the_receiving_bodys_clocks_from_the_day_of_transfer
     chair = world["ttnd_chair"]
     acknowledge_case(db, chair.account, case.id, now=NOW)
     accept_case(db, chair.account, case.id, now=NOW)
-    assign_case(db, chair.account, case.id, world["ttnd_handler"].account.id, now=NOW)
+    assign_case(db, chair.account, case.id, assignee_id=world["ttnd_handler"].account.id, now=NOW)
     transfer_case(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
         to_body_id=world.cd.id,
         keep_access=False,
@@ -182,8 +178,7 @@ def test_the_receiving_readers_are_mailed_that_a_case_arrived(db, world):
     handler = world["cd_handler"]
     transfer_case(
         db,
-        handler.account,
-        handler.private_key(),
+        handler.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=False,
@@ -199,8 +194,7 @@ def test_a_transfer_honours_the_reporters_exclusions(db, world):
     handler = world["cd_handler"]
     transfer_case(
         db,
-        handler.account,
-        handler.private_key(),
+        handler.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=False,
@@ -217,8 +211,7 @@ def test_a_transfer_to_a_body_whose_members_are_all_excluded_is_refused(db, worl
     with pytest.raises(NoEligibleReader):
         transfer_case(
             db,
-            handler.account,
-            handler.private_key(),
+            handler.principal(),
             case.id,
             to_body_id=world.ttnd.id,
             keep_access=False,
@@ -234,8 +227,7 @@ def test_a_named_report_is_transferred_only_by_whoever_holds_the_identity(db, wo
     with pytest.raises(IdentityCustodyRequired):
         transfer_case(
             db,
-            handler.account,
-            handler.private_key(),
+            handler.principal(),
             case.id,
             to_body_id=world.ttnd.id,
             keep_access=False,
@@ -248,8 +240,7 @@ def test_keeping_access_leaves_the_transferring_handler_read_only(db, world):
     handler, other = world["cd_handler"], world["cd_chair"]
     transfer_case(
         db,
-        handler.account,
-        handler.private_key(),
+        handler.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=True,
@@ -257,19 +248,19 @@ def test_keeping_access_leaves_the_transferring_handler_read_only(db, world):
     )
     assert opens_with(db, case.id, handler.private_key()) == {"case", "staff"}
     assert opens_with(db, case.id, other.private_key()) == set()  # nobody else of the body
-    view = handler_case_view(db, handler.account, handler.private_key(), case.id)
+    view = handler_case_view(db, handler.principal(), case.id)
     assert view.title == "Tiêu đề"
     with pytest.raises(ReadOnlyAccess) as refused:
         acknowledge_case(db, handler.account, case.id)
     assert refused.value.status_code == 403
     with pytest.raises(ReadOnlyAccess):
-        add_note(db, handler.account, handler.private_key(), case.id, "ghi chú")
+        add_note(db, handler.principal(), case.id, text="ghi chú")
 
 
 def test_transferring_twice_from_two_tabs_changes_nothing_the_second_time(db, world):
     case = file(db, world).case
     handler = world["cd_handler"]
-    args = (db, handler.account, handler.private_key(), case.id)
+    args = (db, handler.principal(), case.id)
     given = {"to_body_id": world.ttnd.id, "keep_access": False, "reason": "x"}
     assert transfer_case(*args, **given).changed
     assert not transfer_case(*args, **given).changed
@@ -283,8 +274,7 @@ def test_a_transfer_needs_a_reason_and_a_real_other_body(db, world):
         with pytest.raises(InvalidSubmission):
             transfer_case(
                 db,
-                handler.account,
-                handler.private_key(),
+                handler.principal(),
                 case.id,
                 to_body_id=body_id,
                 keep_access=False,
@@ -321,8 +311,7 @@ def test_a_case_about_the_head_of_unit_never_goes_to_the_head_of_unit(db, world,
     with pytest.raises(HeadOfUnitRefused):
         transfer_case(
             db,
-            handler.account,
-            handler.private_key(),
+            handler.principal(),
             case.id,
             to_body_id=head_of_unit.id,
             keep_access=False,
@@ -389,12 +378,12 @@ def test_excluding_everyone_who_could_receive_a_report_is_refused(db, world):
 def test_a_handler_who_recuses_loses_the_keys_and_the_assignment(db, world):
     case = file(db, world).case
     chair, handler = world["cd_chair"], world["cd_handler"]
-    assign_case(db, chair.account, case.id, handler.account.id, now=NOW)
+    assign_case(db, chair.account, case.id, assignee_id=handler.account.id, now=NOW)
     outcome = recuse_case(db, handler.account, case.id, now=NOW)
     assert outcome.changed and case.assignee_id is None
     assert opens_with(db, case.id, handler.private_key()) == set()
     with pytest.raises(NotFound):
-        handler_case_view(db, handler.account, handler.private_key(), case.id)
+        handler_case_view(db, handler.principal(), case.id)
     assert not recuse_case(db, handler.account, case.id).changed  # a second tab
     assert actions(db, case.id).count("case.recused") == 1
     event = db.scalars(select(AuditEvent).where(AuditEvent.action == "case.recused")).one()
@@ -413,18 +402,14 @@ def test_someone_who_never_held_the_case_cannot_recuse_from_it(db, world):
 def test_the_chair_grants_the_identity_to_a_handler_explicitly(db, world):
     case = file(db, world, identity=NAMED, body=world.cd).case
     chair, handler = world["cd_chair"], world["cd_handler"]
-    before = handler_case_view(db, handler.account, handler.private_key(), case.id)
+    before = handler_case_view(db, handler.principal(), case.id)
     assert before.identity is None and before.identity_withheld
     with pytest.raises(RoleNotPermitted):
-        grant_identity(db, handler.account, handler.private_key(), case.id, handler.account.id)
-    assert grant_identity(
-        db, chair.account, chair.private_key(), case.id, handler.account.id
-    ).changed
-    after = handler_case_view(db, handler.account, handler.private_key(), case.id)
+        grant_identity(db, handler.principal(), case.id, account_id=handler.account.id)
+    assert grant_identity(db, chair.principal(), case.id, account_id=handler.account.id).changed
+    after = handler_case_view(db, handler.principal(), case.id)
     assert after.identity == NAMED.as_dict()
-    assert not grant_identity(
-        db, chair.account, chair.private_key(), case.id, handler.account.id
-    ).changed
+    assert not grant_identity(db, chair.principal(), case.id, account_id=handler.account.id).changed
     granted = db.scalars(
         select(AuditEvent).where(AuditEvent.action == "case.identity_granted")
     ).all()
@@ -437,9 +422,7 @@ def test_an_anonymous_report_has_no_identity_to_grant(db, world):
     case = file(db, world).case
     chair = world["cd_chair"]
     with pytest.raises(AnonymousReport):
-        grant_identity(
-            db, chair.account, chair.private_key(), case.id, world["cd_handler"].account.id
-        )
+        grant_identity(db, chair.principal(), case.id, account_id=world["cd_handler"].account.id)
 
 
 def test_the_identity_is_not_granted_to_someone_excluded(db, world):
@@ -449,4 +432,4 @@ def test_the_identity_is_not_granted_to_someone_excluded(db, world):
     ).case
     chair = world["cd_chair"]
     with pytest.raises(InvalidSubmission):
-        grant_identity(db, chair.account, chair.private_key(), case.id, excluded)
+        grant_identity(db, chair.principal(), case.id, account_id=excluded)

@@ -24,6 +24,7 @@ from service.models import (
     Role,
     StaffSession,
 )
+from service.people.principal import Principal
 from service.people.sessions import STAFF_COOKIE, SessionToken
 from service.platform.errors import KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import SealingError, keyring, recovery, staff_keys
@@ -68,7 +69,7 @@ def test_an_administrators_session_holds_no_key_that_opens_any_case(app, world, 
         # And the domain refuses before the keys are even tried.
         for case_id in case_ids:
             with pytest.raises(NotFound):
-                handler_case_view(db, _account(db, admin), private_key, case_id)
+                handler_case_view(db, Principal(_account(db, admin), private_key), case_id)
 
 
 def test_nobody_can_grant_an_administrator_access(db, world, app):
@@ -76,7 +77,9 @@ def test_nobody_can_grant_an_administrator_access(db, world, app):
     file_case(db, world)
     chair = world["cd_chair"]
     with pytest.raises(NotFound):
-        handover.grant_access(db, _account(db, chair), chair.private_key(), admin.account.id)
+        handover.grant_access(
+            db, Principal(_account(db, chair), chair.private_key()), grantee_id=admin.account.id
+        )
 
 
 # --- granting a colleague ------------------------------------------------------------------
@@ -90,17 +93,19 @@ def test_a_new_colleague_reads_nothing_until_granted_then_reads_every_open_case(
             keys_of(db, newcomer, case)
     handler = world["cd_handler"]
     result = handover.grant_access(
-        db, _account(db, handler), handler.private_key(), newcomer.account.id
+        db, Principal(_account(db, handler), handler.private_key()), grantee_id=newcomer.account.id
     )
     assert (result.granted, result.excluded, result.already) == (3, 0, 0)
     for case in cases:
-        view = handler_case_view(db, _account(db, newcomer), newcomer.private_key(), case.id)
+        view = handler_case_view(
+            db, Principal(_account(db, newcomer), newcomer.private_key()), case.id
+        )
         assert view.title == "Máy lạnh hỏng"
     assert len(_events(db, "case.access_granted")) == 3
     mail = db.scalars(select(OutboxMessage.recipient)).all()
     assert newcomer.email in mail
     again = handover.grant_access(
-        db, _account(db, handler), handler.private_key(), newcomer.account.id
+        db, Principal(_account(db, handler), handler.private_key()), grantee_id=newcomer.account.id
     )
     assert (again.granted, again.already) == (0, 3)
 
@@ -111,7 +116,7 @@ def test_a_grant_skips_cases_the_reporter_excluded_the_colleague_from(app, db, w
     excluded = file_case(db, world, excluded=("cd_new",)).case
     chair = world["cd_chair"]
     result = handover.grant_access(
-        db, _account(db, chair), chair.private_key(), newcomer.account.id
+        db, Principal(_account(db, chair), chair.private_key()), grantee_id=newcomer.account.id
     )
     assert (result.granted, result.excluded) == (1, 1)
     assert keys_of(db, newcomer, allowed).case
@@ -126,11 +131,17 @@ def test_a_handler_never_passes_the_identity_key_and_a_chair_passes_it_only_to_a
     new_handler = add_staff(app, world, "cd_new_handler", Role.HANDLER, world.cd)
     new_chair = add_staff(app, world, "cd_new_chair", Role.CHAIR, world.cd)
     chair, handler = world["cd_chair"], world["cd_handler"]
-    handover.grant_access(db, _account(db, chair), chair.private_key(), new_handler.account.id)
-    handover.grant_access(db, _account(db, handler), handler.private_key(), new_chair.account.id)
+    handover.grant_access(
+        db, Principal(_account(db, chair), chair.private_key()), grantee_id=new_handler.account.id
+    )
+    handover.grant_access(
+        db, Principal(_account(db, handler), handler.private_key()), grantee_id=new_chair.account.id
+    )
     assert keys_of(db, new_handler, case).identity is None
     assert keys_of(db, new_chair, case).identity is None  # a handler had none to give
-    handover.grant_access(db, _account(db, chair), chair.private_key(), new_chair.account.id)
+    handover.grant_access(
+        db, Principal(_account(db, chair), chair.private_key()), grantee_id=new_chair.account.id
+    )
     assert keys_of(db, new_chair, case).identity is not None
 
 
@@ -139,14 +150,16 @@ def test_a_grant_reaches_only_colleagues_of_the_same_body_and_only_open_cases(ap
     chair = world["cd_chair"]
     with pytest.raises(NotFound):
         handover.grant_access(
-            db, _account(db, chair), chair.private_key(), world["ttnd_handler"].account.id
+            db,
+            Principal(_account(db, chair), chair.private_key()),
+            grantee_id=world["ttnd_handler"].account.id,
         )
     closed = file_case(db, world).case
     db.get(Case, closed.id).status = CaseStatus.CLOSED
     db.commit()
     newcomer = add_staff(app, world, "cd_new", Role.HANDLER, world.cd)
     result = handover.grant_access(
-        db, _account(db, chair), chair.private_key(), newcomer.account.id
+        db, Principal(_account(db, chair), chair.private_key()), grantee_id=newcomer.account.id
     )
     assert result.granted == 1
     with pytest.raises(KeyUnavailable):
@@ -274,7 +287,7 @@ def test_recovery_round_trip_a_new_handler_reads_an_old_case(app, db, world):
     assert "2 cases granted" in result.output
     assert world.recovery_codes["CD"] not in result.output  # typed without echo
     db.expire_all()
-    view = handler_case_view(db, _account(db, newcomer), newcomer.private_key(), old.id)
+    view = handler_case_view(db, Principal(_account(db, newcomer), newcomer.private_key()), old.id)
     assert view.title == "Đơn cũ 2025"
     assert view.identity is None and view.identity_withheld  # a handler: no identity key
     assert handover.unreadable_cases(db, world.cd.id) == []
@@ -368,6 +381,8 @@ def test_a_reset_gives_new_keys_and_no_old_access_until_granted_again(app, world
     chair = world["cd_chair"]
     with domain_session(app) as db:
         account = _account(db, handler)
-        handover.grant_access(db, _account(db, chair), chair.private_key(), account.id)
+        handover.grant_access(
+            db, Principal(_account(db, chair), chair.private_key()), grantee_id=account.id
+        )
         keys = keyring.open_case_keys_for_account(db, db.get(Case, case.id), account, private)
         assert keys.case and keys.staff

@@ -130,7 +130,7 @@ def test_only_the_handlers_of_the_receiving_body_get_keys(db, world):
         with pytest.raises(KeyUnavailable):
             keys_for(db, world[outsider], case)
         with pytest.raises(NotFound):
-            handler_case_view(db, world[outsider].account, world[outsider].private_key(), case.id)
+            handler_case_view(db, world[outsider].principal(), case.id)
 
 
 def test_an_excluded_handler_gets_no_wrap_and_cannot_decrypt_even_from_the_database(db, world):
@@ -148,7 +148,7 @@ def test_an_excluded_handler_gets_no_wrap_and_cannot_decrypt_even_from_the_datab
         with pytest.raises(SealingError):
             keyring.unwrap_case_key(excluded.private_key(), wrap.wrapped, case.id, wrap.purpose)
     with pytest.raises(NotFound):
-        handler_case_view(db, excluded.account, excluded.private_key(), case.id)
+        handler_case_view(db, excluded.principal(), case.id)
     assert keys_for(db, world["cd_chair"], case).case  # the others still can
 
 
@@ -170,13 +170,9 @@ def test_a_named_reporters_identity_opens_only_for_the_chair_and_the_recovery_ke
     identity = Identity("Nguyễn Văn A", "Phòng Hành chính", "0905 000 000")
     case = db.get(Case, file_report(db, world, identity=identity).case.id)
     assert b"Nguy" not in case.identity_ct
-    chair_view = handler_case_view(
-        db, world["cd_chair"].account, world["cd_chair"].private_key(), case.id
-    )
+    chair_view = handler_case_view(db, world["cd_chair"].principal(), case.id)
     assert chair_view.identity == identity.as_dict()
-    handler_view = handler_case_view(
-        db, world["cd_handler"].account, world["cd_handler"].private_key(), case.id
-    )
+    handler_view = handler_case_view(db, world["cd_handler"].principal(), case.id)
     assert handler_view.identity is None and handler_view.identity_withheld
     recovery_key = recovery.private_key_from_code(world.recovery_codes["CD"])
     assert keyring.open_case_keys_with_recovery(db, case, recovery_key).identity is not None
@@ -262,11 +258,10 @@ def test_attachments_are_sealed_in_chunks_and_read_back_intact(db, world, app):
     staff = world["cd_handler"]
     info, chunks = open_attachment_for_handler(
         db,
-        get_database(app).read_sessionmaker,
-        staff.account,
-        staff.private_key(),
+        staff.principal(),
         filed.case.id,
-        attachment.id,
+        attachment_id=attachment.id,
+        read_session=get_database(app).read_sessionmaker,
     )
     assert (info.name, info.content_type, info.size) == ("ảnh chụp.jpg", "image/jpeg", len(data))
     assert b"".join(chunks) == data
@@ -296,7 +291,7 @@ def test_a_failure_midway_leaves_no_trace_of_the_report(db, world):
 def test_the_reporter_reads_the_reply_with_the_receipt_alone(db, world):
     filed = file_report(db, world)
     staff = world["cd_handler"]
-    reply_to_reporter(db, staff.account, staff.private_key(), filed.case.id, "Đã nhận, cảm ơn")
+    reply_to_reporter(db, staff.principal(), filed.case.id, text="Đã nhận, cảm ơn")
     access = open_case_with_receipt(db, world.organisation, filed.receipt)
     view = reporter_case_view(db, access)
     assert [(m.author, m.text) for m in view.messages] == [("staff", "Đã nhận, cảm ơn")]
@@ -308,7 +303,7 @@ def test_a_reporter_message_is_sealed_and_reaches_the_handlers(db, world):
     access = open_case_with_receipt(db, world.organisation, filed.receipt)
     add_reporter_message(db, access, "Bổ sung", [BytesUpload("b.pdf", b"%PDF-1.7 ...")], now=NOW)
     staff = world["cd_chair"]
-    view = handler_case_view(db, staff.account, staff.private_key(), filed.case.id)
+    view = handler_case_view(db, staff.principal(), filed.case.id)
     assert [(m.author, m.text, m.sent_at) for m in view.messages] == [("reporter", "Bổ sung", None)]
     assert [a.name for a in view.messages[0].attachments] == ["b.pdf"]
 

@@ -124,7 +124,7 @@ def test_the_reporters_reopening_goes_through_the_same_move(db, world):
     case = filed.case
     acknowledge_case(db, handler.account, case.id, now=NOW)
     accept_case(db, handler.account, case.id, now=NOW)
-    resolve_case(db, handler.account, handler.private_key(), case.id, "Đã sửa", now=NOW)
+    resolve_case(db, handler.principal(), case.id, summary="Đã sửa", now=NOW)
     access = open_case_with_receipt(db, world.organisation, filed.receipt)
     assert ask_to_reopen(db, access, "", now=NOW, reopen_window=dt.timedelta(days=30)).changed
     _assert_in_step(db, case, CaseStatus.IN_PROGRESS, "case.reopen", 0)
@@ -139,8 +139,7 @@ def test_a_transfer_goes_through_the_same_move_and_restarts_the_clock(db, world)
     acknowledge_case(db, handler.account, case.id, now=NOW)
     transfer_case(
         db,
-        handler.account,
-        handler.private_key(),
+        handler.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=False,

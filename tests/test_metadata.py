@@ -802,11 +802,10 @@ def test_a_filed_photo_reaches_the_handler_without_its_metadata(app, db, world):
     handler = world["cd_handler"]
     info, chunks = open_attachment_for_handler(
         db,
-        get_database(app).read_sessionmaker,
-        handler.account,
-        handler.private_key(),
+        handler.principal(),
         filed.case.id,
-        attachment.id,
+        attachment_id=attachment.id,
+        read_session=get_database(app).read_sessionmaker,
     )
     assert b"".join(chunks) == CLEAN_JPEG
     assert info.size == len(CLEAN_JPEG) and info.name == "IMG_0001.jpg"

@@ -63,7 +63,7 @@ def file(db, world, *, excluded=(), notify_email=None, kind=CaseKind.PROBLEM):
 
 def test_a_reporters_message_goes_to_the_assignee(db, world):
     case, receipt = file(db, world)
-    assign_case(db, world["cd_chair"].account, case.id, world["cd_handler"].account.id)
+    assign_case(db, world["cd_chair"].account, case.id, assignee_id=world["cd_handler"].account.id)
     clear_outbox(db)
     access = open_case_with_receipt(db, world.organisation, receipt)
     add_reporter_message(db, access, "thêm")
@@ -74,7 +74,9 @@ def test_a_reporters_message_goes_to_the_assignee(db, world):
 def test_without_an_assignee_who_can_read_it_every_reader_is_told(db, world, assignee):
     case, receipt = file(db, world)
     if assignee:
-        assign_case(db, world["cd_chair"].account, case.id, world["cd_handler"].account.id)
+        assign_case(
+            db, world["cd_chair"].account, case.id, assignee_id=world["cd_handler"].account.id
+        )
         db.execute(
             update(Account).where(Account.id == world["cd_handler"].account.id).values(active=False)
         )
@@ -111,10 +113,8 @@ def test_the_address_is_sealed_and_each_reply_question_and_decision_sends_a_noti
     handler = world["cd_handler"]
     clear_outbox(db)
 
-    reply_to_reporter(db, handler.account, handler.private_key(), case.id, "trả lời")
-    reply_to_reporter(
-        db, handler.account, handler.private_key(), case.id, "hỏi", kind=MessageKind.QUESTION
-    )
+    reply_to_reporter(db, handler.principal(), case.id, text="trả lời")
+    reply_to_reporter(db, handler.principal(), case.id, text="hỏi", kind=MessageKind.QUESTION)
     notices = pending(db)
     assert [row.template for row in notices] == ["reporter_notice"] * 2
     assert all(row.recipient == "reporter" and row.recipient_sealed for row in notices)
@@ -124,7 +124,7 @@ def test_the_address_is_sealed_and_each_reply_question_and_decision_sends_a_noti
 
     acknowledge_case(db, handler.account, case.id)
     accept_case(db, handler.account, case.id)
-    resolve_case(db, handler.account, handler.private_key(), case.id, "đã giải quyết")
+    resolve_case(db, handler.principal(), case.id, summary="đã giải quyết")
     assert [row.template for row in pending(db)].count("reporter_notice") == 3
 
 
@@ -132,7 +132,7 @@ def test_no_address_no_notice(db, world):
     case, _receipt = file(db, world)
     clear_outbox(db)
     handler = world["cd_handler"]
-    reply_to_reporter(db, handler.account, handler.private_key(), case.id, "trả lời")
+    reply_to_reporter(db, handler.principal(), case.id, text="trả lời")
     assert pending(db) == []
 
 
@@ -202,7 +202,7 @@ def test_no_delivered_mail_carries_the_scenarios_content_or_the_reporters_addres
     access = open_case_with_receipt(db, world.organisation, receipt)
     add_reporter_message(db, access, words["follow-up"])
     handler = world["cd_handler"]
-    reply_to_reporter(db, handler.account, handler.private_key(), case.id, words["reply"])
+    reply_to_reporter(db, handler.principal(), case.id, text=words["reply"])
     set_due(db, case, local_today() - dt.timedelta(days=1))
     send_daily_digests(db)
     send_monthly_summary(db, world.organisation, last_month(local_today()))

@@ -10,7 +10,8 @@ import pytest
 
 from service.models import Account, Role
 from service.people.principal import Principal
-from service.people.sessions import OpenStaffSession, ReporterAccess
+from service.people.sessions import FULL, OpenStaffSession, ReporterAccess
+from service.web.access import StaffUser
 
 KEY = bytes(range(200, 232))  # 32 recognisable bytes
 
@@ -49,10 +50,11 @@ def test_the_principal_says_who_acts_and_what_they_belong_to() -> None:
     "holder",
     [
         lambda account: Principal(account, KEY),
+        lambda account: StaffUser(Principal(account, KEY), FULL),
         lambda account: OpenStaffSession(None, account, KEY),  # type: ignore[arg-type]
         lambda account: ReporterAccess("ab" * 16, KEY),
     ],
-    ids=["principal", "open-session", "reporter-access"],
+    ids=["principal", "staff-user", "open-session", "reporter-access"],
 )
 def test_no_repr_str_or_log_line_shows_the_key(holder, caplog: pytest.LogCaptureFixture) -> None:
     value = holder(_account())

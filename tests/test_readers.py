@@ -41,8 +41,7 @@ def test_a_cases_readers_are_the_members_of_its_body_holding_its_key(db, world):
     assert _ids(case_readers(db, case, chairs_only=True)) == {chair.account.id}
     transfer_case(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
         to_body_id=world.ttnd.id,
         keep_access=True,

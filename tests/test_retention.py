@@ -27,6 +27,7 @@ from service.models import (
     RetentionPeriod,
     Role,
 )
+from service.people.principal import Principal
 from service.platform.clock import local_today
 from service.platform.db import get_database
 from service.platform.errors import NotFound
@@ -81,20 +82,18 @@ def cases(app, db, world):
         handler = world["cd_handler"]
         reply_to_reporter(
             db,
-            db.get(Account, handler.account.id),
-            handler.private_key(),
+            Principal(db.get(Account, handler.account.id), handler.private_key()),
             filed.case.id,
-            f"Trả lời {name}",
+            text=f"Trả lời {name}",
         )
         if status is not None:
             _close(db, filed.case.id, on, status)
         if status in (CaseStatus.CLOSED, CaseStatus.RESOLVED):
             draft_publication(
                 db,
-                db.get(Account, handler.account.id),
-                handler.private_key(),
+                Principal(db.get(Account, handler.account.id), handler.private_key()),
                 filed.case.id,
-                f"Dự thảo công khai {name}",
+                text=f"Dự thảo công khai {name}",
             )
         made[name] = filed.case.id
     db.commit()  # as the requests above would have
@@ -177,7 +176,7 @@ def test_apply_shreds_expired_cases_and_keeps_the_numbers(app, db, world, cases,
         handler = world["cd_handler"]
         with pytest.raises(NotFound):
             handler_case_view(
-                db, db.get(Account, handler.account.id), handler.private_key(), case_id
+                db, Principal(db.get(Account, handler.account.id), handler.private_key()), case_id
             )
     for case_id in kept:
         assert db.get(Case, case_id).shredded_on is None

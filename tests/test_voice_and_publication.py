@@ -69,7 +69,7 @@ def resolve(db, world, case, when=NOW):
     handler = world["cd_handler"]
     acknowledge_case(db, handler.account, case.id, now=when)
     accept_case(db, handler.account, case.id, now=when)
-    resolve_case(db, handler.account, handler.private_key(), case.id, "Đã sửa", now=when)
+    resolve_case(db, handler.principal(), case.id, summary="Đã sửa", now=when)
     db.commit()  # as those requests would
 
 
@@ -112,7 +112,7 @@ def test_the_reporter_reopens_within_the_window(db, world, filed, access, decisi
     case = filed.case
     if decision == "decline":
         chair = world["cd_chair"]
-        decline_case(db, chair.account, chair.private_key(), case.id, "Không", now=NOW)
+        decline_case(db, chair.principal(), case.id, reason="Không", now=NOW)
     else:
         resolve(db, world, case)
         if decision == "close":
@@ -194,10 +194,10 @@ def test_a_summary_is_drafted_sealed_and_public_only_once_approved(db, world, fi
     handler, chair = world["cd_handler"], world["cd_chair"]
     case = filed.case
     with pytest.raises(NotYetPublishable):
-        draft_publication(db, handler.account, handler.private_key(), case.id, "Sớm", now=NOW)
+        draft_publication(db, handler.principal(), case.id, text="Sớm", now=NOW)
     db.rollback()
     resolve(db, world, case)
-    draft = draft_publication(db, handler.account, handler.private_key(), case.id, "Bản 1", now=NOW)
+    draft = draft_publication(db, handler.principal(), case.id, text="Bản 1", now=NOW)
     db.commit()
     assert draft.public_text is None and b"B\xe1\xba\xa3n 1" not in draft.draft_ct
     assert published_results(db, world.organisation.id) == ([], False)
@@ -205,45 +205,41 @@ def test_a_summary_is_drafted_sealed_and_public_only_once_approved(db, world, fi
     with pytest.raises(RoleNotPermitted):
         approve_publication(
             db,
-            handler.account,
-            handler.private_key(),
+            handler.principal(),
             case.id,
-            draft.id,
-            1,
+            publication_id=draft.id,
+            revision=1,
             publication_days=PUBLISHED_DAYS,
         )
     db.rollback()
-    draft_publication(db, handler.account, handler.private_key(), case.id, "Bản 2", now=NOW)
+    draft_publication(db, handler.principal(), case.id, text="Bản 2", now=NOW)
     db.commit()
     with pytest.raises(DraftChanged):  # the chair read version 1; version 2 is different
         approve_publication(
             db,
-            chair.account,
-            chair.private_key(),
+            chair.principal(),
             case.id,
-            draft.id,
-            1,
+            publication_id=draft.id,
+            revision=1,
             publication_days=PUBLISHED_DAYS,
         )
     db.rollback()
     approved = approve_publication(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
-        draft.id,
-        2,
+        publication_id=draft.id,
+        revision=2,
         now=NOW + DAY,
         publication_days=PUBLISHED_DAYS,
     )
     assert approved.changed
     assert not approve_publication(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
-        draft.id,
-        2,
+        publication_id=draft.id,
+        revision=2,
         publication_days=PUBLISHED_DAYS,
     ).changed
     row = db.get(Publication, draft.id)
@@ -264,16 +260,13 @@ def test_a_publication_stays_up_for_the_legal_period_then_the_chair_may_withdraw
     handler, chair = world["cd_handler"], world["cd_chair"]
     case = filed.case
     resolve(db, world, case)
-    draft = draft_publication(
-        db, handler.account, handler.private_key(), case.id, "Kết quả", now=NOW
-    )
+    draft = draft_publication(db, handler.principal(), case.id, text="Kết quả", now=NOW)
     approve_publication(
         db,
-        chair.account,
-        chair.private_key(),
+        chair.principal(),
         case.id,
-        draft.id,
-        1,
+        publication_id=draft.id,
+        revision=1,
         now=NOW,
         publication_days=PUBLISHED_DAYS,
     )
@@ -292,7 +285,12 @@ def test_a_publication_stays_up_for_the_legal_period_then_the_chair_may_withdraw
 
 def withdraw(db, staff, case, draft, now):
     return withdraw_publication(
-        db, staff.account, case.id, draft.id, now=now, publication_days=PUBLISHED_DAYS
+        db,
+        staff.account,
+        case.id,
+        publication_id=draft.id,
+        now=now,
+        publication_days=PUBLISHED_DAYS,
     )
 
 
@@ -301,14 +299,25 @@ def test_the_publication_period_is_the_one_passed_in_not_the_apps(db, world, fil
     handler, chair = world["cd_handler"], world["cd_chair"]
     case = filed.case
     resolve(db, world, case)
-    draft = draft_publication(db, handler.account, handler.private_key(), case.id, "KQ", now=NOW)
+    draft = draft_publication(db, handler.principal(), case.id, text="KQ", now=NOW)
     approve_publication(
-        db, chair.account, chair.private_key(), case.id, draft.id, 1, now=NOW, publication_days=45
+        db,
+        chair.principal(),
+        case.id,
+        publication_id=draft.id,
+        revision=1,
+        now=NOW,
+        publication_days=45,
     )
     assert db.get(Publication, draft.id).public_until == NOW.date() + 45 * DAY
     with pytest.raises(StillRequired) as early:
         withdraw_publication(
-            db, chair.account, case.id, draft.id, now=NOW + 30 * DAY, publication_days=45
+            db,
+            chair.account,
+            case.id,
+            publication_id=draft.id,
+            now=NOW + 30 * DAY,
+            publication_days=45,
         )
     assert "45" in str(early.value.message) and "11/01/2027" in str(early.value.message)
 

@@ -135,7 +135,7 @@ def test_a_complaint_runs_its_course_with_its_legal_clocks(db, world):
     assert case.resolve_due == dt.date(2026, 12, 30)  # 30 calendar days from acceptance
     assert case.next_due == case.resolve_due
 
-    resolve_case(db, handler.account, handler.private_key(), case.id, "Đã xử lý", now=NOW + 9 * day)
+    resolve_case(db, handler.principal(), case.id, summary="Đã xử lý", now=NOW + 9 * day)
     assert case.status == S.RESOLVED and case.decided_on == dt.date(2026, 12, 6)
     assert case.next_due is None
 
@@ -155,7 +155,7 @@ def test_the_decision_is_explained_to_the_reporter_and_sealed(db, world):
     filed = file(db, world)
     acknowledge_case(db, handler.account, filed.case.id, now=NOW)
     accept_case(db, handler.account, filed.case.id, now=NOW)
-    resolve_case(db, handler.account, handler.private_key(), filed.case.id, "Kết luận XYZ", now=NOW)
+    resolve_case(db, handler.principal(), filed.case.id, summary="Kết luận XYZ", now=NOW)
     view = reporter_case_view(db, open_case_with_receipt(db, world.organisation, filed.receipt))
     assert [(m.kind, m.text) for m in view.messages] == [(MessageKind.DECISION, "Kết luận XYZ")]
 
@@ -169,10 +169,10 @@ def test_repeating_a_transition_changes_nothing(db, world):
     assert case.acknowledged_on == dt.date(2026, 11, 27)
     assert events(db, case.id).count("case.acknowledge") == 1
     accept_case(db, handler.account, case.id, now=NOW)
-    resolve_case(db, handler.account, handler.private_key(), case.id, "một", now=NOW)
-    again = resolve_case(db, handler.account, handler.private_key(), case.id, "hai", now=NOW)
+    resolve_case(db, handler.principal(), case.id, summary="một", now=NOW)
+    again = resolve_case(db, handler.principal(), case.id, summary="hai", now=NOW)
     assert not again.changed
-    view = handler_case_view(db, handler.account, handler.private_key(), case.id)
+    view = handler_case_view(db, handler.principal(), case.id)
     assert [m.text for m in view.messages] == ["một"]
 
 
@@ -180,7 +180,7 @@ def test_a_transition_from_the_wrong_status_is_refused_and_changes_nothing(db, w
     handler = world["ttnd_handler"]
     case = file(db, world).case
     with pytest.raises(TransitionRefused):
-        resolve_case(db, handler.account, handler.private_key(), case.id, "quá sớm", now=NOW)
+        resolve_case(db, handler.principal(), case.id, summary="quá sớm", now=NOW)
     db.rollback()
     assert db.get(Case, case.id).status == S.NEW
     assert events(db, case.id) == ["case.submitted"]
@@ -190,11 +190,11 @@ def test_only_the_chair_declines_closes_reopens_assigns_and_extends(db, world):
     handler = world["ttnd_handler"]
     case = file(db, world).case
     with pytest.raises(RoleNotPermitted):
-        decline_case(db, handler.account, handler.private_key(), case.id, "không", now=NOW)
+        decline_case(db, handler.principal(), case.id, reason="không", now=NOW)
     with pytest.raises(RoleNotPermitted):
-        assign_case(db, handler.account, case.id, handler.account.id, now=NOW)
+        assign_case(db, handler.account, case.id, assignee_id=handler.account.id, now=NOW)
     with pytest.raises(RoleNotPermitted):
-        extend_deadline(db, handler.account, handler.private_key(), case.id, "lý do", now=NOW)
+        extend_deadline(db, handler.principal(), case.id, reason="lý do", now=NOW)
 
 
 def test_nobody_outside_the_body_can_move_the_case(db, world):
@@ -208,8 +208,8 @@ def test_decline_needs_a_reason_and_the_reporter_sees_it(db, world):
     chair = world["ttnd_chair"]
     filed = file(db, world)
     with pytest.raises(InvalidSubmission):
-        decline_case(db, chair.account, chair.private_key(), filed.case.id, "  ", now=NOW)
-    decline_case(db, chair.account, chair.private_key(), filed.case.id, "Ngoài thẩm quyền", now=NOW)
+        decline_case(db, chair.principal(), filed.case.id, reason="  ", now=NOW)
+    decline_case(db, chair.principal(), filed.case.id, reason="Ngoài thẩm quyền", now=NOW)
     assert filed.case.status == S.NOT_ACCEPTED and filed.case.next_due is None
     view = reporter_case_view(db, open_case_with_receipt(db, world.organisation, filed.receipt))
     assert view.messages[-1].text == "Ngoài thẩm quyền"
@@ -220,7 +220,7 @@ def test_the_chair_reopens_a_closed_case_onto_the_resolve_clock(db, world):
     case = file(db, world).case
     acknowledge_case(db, handler.account, case.id, now=NOW)
     accept_case(db, handler.account, case.id, now=NOW)
-    resolve_case(db, handler.account, handler.private_key(), case.id, "xong", now=NOW)
+    resolve_case(db, handler.principal(), case.id, summary="xong", now=NOW)
     close_case(db, chair.account, case.id, now=NOW)
     reopen_case(db, chair.account, case.id, now=NOW)
     assert (case.status, case.reopen_count, case.closed_on) == (S.IN_PROGRESS, 1, None)
@@ -230,21 +230,22 @@ def test_the_chair_reopens_a_closed_case_onto_the_resolve_clock(db, world):
 def test_assignment_goes_to_a_handler_holding_the_key_and_mails_them(db, world):
     chair, handler = world["ttnd_chair"], world["ttnd_handler"]
     case = file(db, world).case
-    assign_case(db, chair.account, case.id, handler.account.id, now=NOW)
+    assign_case(db, chair.account, case.id, assignee_id=handler.account.id, now=NOW)
     assert case.assignee_id == handler.account.id
     mails = db.scalars(select(OutboxMessage.recipient).order_by(OutboxMessage.id)).all()
     assert mails[-1] == handler.email
-    assign_case(db, chair.account, case.id, handler.account.id, now=NOW)  # again: no change
+    # Again: no change.
+    assign_case(db, chair.account, case.id, assignee_id=handler.account.id, now=NOW)
     assert events(db, case.id).count("case.assigned") == 1
     with pytest.raises(InvalidSubmission):  # a handler of the other body
-        assign_case(db, chair.account, case.id, world["cd_handler"].account.id, now=NOW)
+        assign_case(db, chair.account, case.id, assignee_id=world["cd_handler"].account.id, now=NOW)
 
 
 def test_an_excluded_handler_cannot_be_assigned(db, world):
     chair, handler = world["ttnd_chair"], world["ttnd_handler"]
     case = file(db, world, excluded_account_ids=frozenset({handler.account.id})).case
     with pytest.raises(InvalidSubmission):
-        assign_case(db, chair.account, case.id, handler.account.id, now=NOW)
+        assign_case(db, chair.account, case.id, assignee_id=handler.account.id, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -260,12 +261,12 @@ def test_extensions_move_the_resolve_deadline_as_often_as_the_law_allows(
     accept_case(db, handler.account, case.id, now=NOW)
     due = case.resolve_due
     for n in range(1, allowed + 1):
-        extend_deadline(db, chair.account, chair.private_key(), case.id, f"phức tạp {n}", now=NOW)
+        extend_deadline(db, chair.principal(), case.id, reason=f"phức tạp {n}", now=NOW)
         db.commit()  # each extension is a request of its own
         assert case.resolve_due == due + dt.timedelta(days=days * n)
         assert case.next_due == case.resolve_due
     with pytest.raises(ExtensionRefused):
-        extend_deadline(db, chair.account, chair.private_key(), case.id, "lần nữa", now=NOW)
+        extend_deadline(db, chair.principal(), case.id, reason="lần nữa", now=NOW)
     db.rollback()
     extended = db.scalars(
         select(AuditEvent).where(
@@ -274,7 +275,7 @@ def test_extensions_move_the_resolve_deadline_as_often_as_the_law_allows(
     ).all()
     assert len(extended) == allowed
     assert "phức tạp" not in "".join(e.details for e in extended)  # the reason is a sealed note
-    view = handler_case_view(db, handler.account, handler.private_key(), case.id)
+    view = handler_case_view(db, handler.principal(), case.id)
     assert [m.kind for m in view.messages] == [MessageKind.NOTE] * allowed
 
 
@@ -282,7 +283,7 @@ def test_an_extension_needs_a_reason(db, world):
     chair = world["ttnd_chair"]
     case = file(db, world).case
     with pytest.raises(InvalidSubmission):
-        extend_deadline(db, chair.account, chair.private_key(), case.id, "", now=NOW)
+        extend_deadline(db, chair.principal(), case.id, reason="", now=NOW)
 
 
 def test_internal_notes_never_reach_the_reporter(db, world):
@@ -290,9 +291,7 @@ def test_internal_notes_never_reach_the_reporter(db, world):
     filed = file(db, world)
     acknowledge_case(db, handler.account, filed.case.id, now=NOW)
     accept_case(db, handler.account, filed.case.id, now=NOW)
-    extend_deadline(
-        db, chair.account, chair.private_key(), filed.case.id, "ghi chú nội bộ", now=NOW
-    )
+    extend_deadline(db, chair.principal(), filed.case.id, reason="ghi chú nội bộ", now=NOW)
     view = reporter_case_view(db, open_case_with_receipt(db, world.organisation, filed.receipt))
     assert view.messages == []
 
@@ -339,7 +338,7 @@ def test_transitions_write_status_event_and_mail_in_one_transaction(db, world, m
 
     monkeypatch.setattr(workflow, "record_event", failing)
     with pytest.raises(RuntimeError):
-        assign_case(db, chair.account, case.id, handler.account.id, now=NOW)
+        assign_case(db, chair.account, case.id, assignee_id=handler.account.id, now=NOW)
     db.rollback()
     assert db.get(Case, case.id).assignee_id is None
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 2  # intake's only

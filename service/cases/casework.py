@@ -26,6 +26,7 @@ from service.models import (
     MessageKind,
     Organisation,
 )
+from service.people.principal import Principal
 from service.people.sessions import ReporterAccess
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import (
@@ -200,39 +201,33 @@ def looks_like_case_id(case_id: str) -> bool:
 
 
 def _handler_keys(
-    db: Session, account: Account, private_key: bytes, case_id: str, *, acting: bool = False
+    db: Session, principal: Principal, case_id: str, *, acting: bool = False
 ) -> tuple[Case, keyring.CaseKeys]:
-    case = (acting_case if acting else handler_case)(db, account, case_id)
-    return case, keyring.open_case_keys_for_account(db, case, account, private_key)
+    case = (acting_case if acting else handler_case)(db, principal.account, case_id)
+    return case, keyring.open_case_keys_for_account(
+        db, case, principal.account, principal.private_key
+    )
 
 
 def handler_case_view(
-    db: Session,
-    account: Account,
-    private_key: bytes,
-    case_id: str,
-    now: dt.datetime | None = None,
+    db: Session, principal: Principal, case_id: str, *, now: dt.datetime | None = None
 ) -> CaseView:
     """Decrypt a case for a handler and record that they read it."""
-    return read_case(db, account, private_key, case_id, now)[0]
+    return read_case(db, principal, case_id, now=now)[0]
 
 
 def read_case(
-    db: Session,
-    account: Account,
-    private_key: bytes,
-    case_id: str,
-    now: dt.datetime | None = None,
+    db: Session, principal: Principal, case_id: str, *, now: dt.datetime | None = None
 ) -> tuple[CaseView, keyring.CaseKeys]:
     """The case's view and its opened keys (unwrapped once, for the caller to reuse); the
     "case.viewed" event goes in the caller's transaction."""
-    case, keys = _handler_keys(db, account, private_key, case_id)
+    case, keys = _handler_keys(db, principal, case_id)
     view = _case_view(db, case, keys, staff_names=True)
     record_event(
         db,
         organisation_id=case.organisation_id,
         action="case.viewed",
-        actor=Actor.staff(account),
+        actor=Actor.staff(principal.account),
         case_id=case.id,
         now=now,
     )
@@ -241,11 +236,10 @@ def read_case(
 
 def reply_to_reporter(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
-    text: str,
     *,
+    text: str,
     now: dt.datetime | None = None,
     kind: MessageKind = MessageKind.MESSAGE,
 ) -> Message:
@@ -253,20 +247,20 @@ def reply_to_reporter(
     the case key, readable by the reporter and the handlers."""
     if kind not in (MessageKind.MESSAGE, MessageKind.QUESTION):
         raise InvalidSubmission()
-    return _write(db, account, private_key, case_id, text=text, kind=kind, now=now)
+    return _write(db, principal, case_id, text=text, kind=kind, now=now)
 
 
 def add_note(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     text: str,
     now: dt.datetime | None = None,
 ) -> Message:
     """An internal note of the handlers, sealed under the STAFF key: never shown to the
     reporter, whose receipt opens only the CASE key."""
-    return _write(db, account, private_key, case_id, text=text, kind=MessageKind.NOTE, now=now)
+    return _write(db, principal, case_id, text=text, kind=MessageKind.NOTE, now=now)
 
 
 _WRITTEN = {
@@ -278,8 +272,7 @@ _WRITTEN = {
 
 def _write(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
     *,
     text: str,
@@ -289,15 +282,22 @@ def _write(
     if not text.strip():
         raise InvalidSubmission()
     now = now or utcnow()
-    case, keys = _handler_keys(db, account, private_key, case_id, acting=True)
+    case, keys = _handler_keys(db, principal, case_id, acting=True)
     message = add_message(
-        db, case, keys, author=Author.STAFF, account=account, text=text, now=now, kind=kind
+        db,
+        case,
+        keys,
+        author=Author.STAFF,
+        account=principal.account,
+        text=text,
+        now=now,
+        kind=kind,
     )
     record_event(
         db,
         organisation_id=case.organisation_id,
         action=_WRITTEN[kind],
-        actor=Actor.staff(account),
+        actor=Actor.staff(principal.account),
         case_id=case.id,
         now=now,
     )
@@ -307,14 +307,14 @@ def _write(
 
 def open_attachment_for_handler(
     db: Session,
-    read_session: Callable[[], Session],
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     attachment_id: str,
+    read_session: Callable[[], Session],
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its decrypted content as a stream of chunks (read lazily)."""
-    case, keys = _handler_keys(db, account, private_key, case_id)
+    case, keys = _handler_keys(db, principal, case_id)
     attachment = db.get(Attachment, attachment_id) if looks_like_case_id(attachment_id) else None
     if attachment is None or attachment.case_id != case.id:
         raise NotFound()
@@ -323,7 +323,7 @@ def open_attachment_for_handler(
         db,
         organisation_id=case.organisation_id,
         action="attachment.downloaded",
-        actor=Actor.staff(account),
+        actor=Actor.staff(principal.account),
         case_id=case.id,
         details={"attachment": attachment.id},
     )

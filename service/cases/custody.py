@@ -50,6 +50,7 @@ from service.models import (
     MessageKind,
     Role,
 )
+from service.people.principal import Principal
 from service.platform.clock import utcnow
 from service.platform.errors import (
     AccessDenied,
@@ -121,8 +122,7 @@ def _done_before(db: Session, account: Account, case_id: str, action: str) -> Ca
 
 def transfer_case(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
     *,
     to_body_id: int,
@@ -136,6 +136,7 @@ def transfer_case(
     says only from which body to which, and whether access was kept.
     """
     now = now or utcnow()
+    account = principal.account
     if account.role not in HANDLER_ROLES:
         raise RoleNotPermitted()
     try:
@@ -160,7 +161,7 @@ def transfer_case(
     if case.concerns_head_of_unit and target.kind == BodyKind.HEAD_OF_UNIT:
         raise HeadOfUnitRefused()
 
-    keys = keyring.open_case_keys_for_account(db, case, account, private_key)
+    keys = keyring.open_case_keys_for_account(db, case, account, principal.private_key)
     if case.identity_ct is not None and keys.identity is None:
         raise IdentityCustodyRequired()
     readers = body_readers(db, target.id, excluded_ids(case, keys))
@@ -269,15 +270,16 @@ def identity_candidates(db: Session, case: Case) -> list[Account]:
 
 def grant_identity(
     db: Session,
-    chair: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     account_id: int,
     now: dt.datetime | None = None,
 ) -> Outcome:
     """The chair reveals a named reporter's identity to one handler of the case: the identity
     key is wrapped for them (Law on Denunciations Arts. 8–9: an explicit, audited decision)."""
     now = now or utcnow()
+    chair = principal.account
     if chair.role != Role.CHAIR:
         raise RoleNotPermitted()
     case = lock_case(db, acting_case(db, chair, case_id))
@@ -296,7 +298,7 @@ def grant_identity(
         raise InvalidSubmission()
     if KeyPurpose.IDENTITY in held:
         return Outcome(case, False)
-    keys = keyring.open_case_keys_for_account(db, case, chair, private_key)
+    keys = keyring.open_case_keys_for_account(db, case, chair, principal.private_key)
     if keys.identity is None:
         raise KeyUnavailable()
     keyring.wrap_for_account(db, case.id, keys, grantee, (KeyPurpose.IDENTITY,), case=case)

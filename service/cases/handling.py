@@ -20,6 +20,7 @@ from service.cases.publication import PublicationView, case_publications, publis
 from service.cases.readers import case_readers
 from service.cases.timeline import LogEntry, case_timeline
 from service.models import Account, Body, Case, DeadlineStage, Role
+from service.people.principal import Principal
 from service.platform.clock import local_today, utcnow
 from service.rules.policy import extension_rule, is_due_soon, is_overdue, rules_for
 
@@ -76,19 +77,16 @@ def _deadlines(db: Session, case: Case) -> list[Deadline]:
 
 
 def case_page(
-    db: Session,
-    account: Account,
-    private_key: bytes,
-    case_id: str,
-    now: dt.datetime | None = None,
+    db: Session, principal: Principal, case_id: str, *, now: dt.datetime | None = None
 ) -> CasePage:
-    """The case as `account` sees it, with what they may do to it now.
+    """The case as `principal` sees it, with what they may do to it now.
 
     One transaction with its "case.viewed" event (the request's); the keys are unwrapped once.
     """
     now = now or utcnow()
     today = local_today(now)
-    view, keys = read_case(db, account, private_key, case_id, now)
+    account = principal.account
+    view, keys = read_case(db, principal, case_id, now=now)
     case = view.case
     read_only = case.body_id != account.body_id
     timeline = case_timeline(db, account, case.id)

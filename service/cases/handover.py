@@ -33,6 +33,7 @@ from service.models import (
     Role,
 )
 from service.people import sessions
+from service.people.principal import Principal
 from service.platform.clock import utcnow
 from service.platform.errors import InvalidSubmission, KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import SealingError, keyring, recovery
@@ -157,11 +158,7 @@ def colleagues(db: Session, account: Account) -> list[tuple[Account, int]]:
 
 
 def grant_access(
-    db: Session,
-    granter: Account,
-    private_key: bytes,
-    grantee_id: int,
-    now: dt.datetime | None = None,
+    db: Session, principal: Principal, *, grantee_id: int, now: dt.datetime | None = None
 ) -> GrantResult:
     """Give a colleague the keys of every open case of the body that the granter holds.
 
@@ -170,6 +167,7 @@ def grant_access(
     a handler, the identity is revealed case by case by the chair's explicit grant.
     """
     now = now or utcnow()
+    granter = principal.account
     if not granter.active or granter.role not in HANDLER_ROLES:
         raise NotFound()
     grantee = colleague(db, granter, grantee_id)
@@ -193,7 +191,7 @@ def grant_access(
     result = _grant_each(
         db,
         held_cases,
-        lambda case: keyring.open_case_keys_for_account(db, case, granter, private_key),
+        lambda case: keyring.open_case_keys_for_account(db, case, granter, principal.private_key),
         grantee=grantee,
         actor=Actor.staff(granter),
         action="case.access_granted",

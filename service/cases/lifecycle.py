@@ -29,6 +29,7 @@ from service.audit.trail import Actor, record_event
 from service.cases.casework import acting_case, add_message
 from service.mail.outbox import enqueue_mail
 from service.models import Account, Author, Case, CaseKeyWrap, CaseStatus, MessageKind, Role
+from service.people.principal import Principal
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import AccessDenied, DomainError, InvalidSubmission
 from service.rules.policy import count_days, extension_rule, restart_clocks, schedule
@@ -250,10 +251,10 @@ def _case_for(db: Session, account: Account, case_id: str) -> Case:
 
 @dataclass(frozen=True)
 class Decision:
-    """What a deciding move (resolve, decline) explains to the reporter, and the key of the
-    account that writes it (the text is sealed under the case key like any reply)."""
+    """What a deciding move (resolve, decline) explains to the reporter, and who writes it with
+    their key (the text is sealed under the case key like any reply)."""
 
-    private_key: bytes
+    by: Principal
     text: str
 
 
@@ -262,12 +263,12 @@ def staff_move(
     account: Account,
     case_id: str,
     action: Action,
-    now: dt.datetime | None = None,
     *,
+    now: dt.datetime | None = None,
     decision: Decision | None = None,
 ) -> Outcome:
     """A member of the case's body moves it; a move that has already happened changes nothing.
-    A deciding move (the table's `decides`) needs its `decision`."""
+    A deciding move (the table's `decides`) needs its `decision`, written by `account`."""
     if TRANSITIONS[action].decides and (decision is None or not decision.text.strip()):
         raise InvalidSubmission()
     now = now or utcnow()
@@ -275,7 +276,7 @@ def staff_move(
     applies = check_transition(case, action, account.role)
     if applies:
         if decision is not None:
-            keys = keyring.open_case_keys_for_account(db, case, account, decision.private_key)
+            keys = keyring.open_case_keys_for_account(db, case, account, decision.by.private_key)
             add_message(
                 db,
                 case,
@@ -294,61 +295,60 @@ def acknowledge_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """Đã tiếp nhận: the body confirms it has the case; the next clocks start."""
-    return staff_move(db, account, case_id, Action.ACKNOWLEDGE, now)
+    return staff_move(db, account, case_id, Action.ACKNOWLEDGE, now=now)
 
 
 def accept_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """Thụ lý (or, on the information track, start verifying): the resolve clock starts."""
-    return staff_move(db, account, case_id, Action.ACCEPT, now)
+    return staff_move(db, account, case_id, Action.ACCEPT, now=now)
 
 
 def resolve_case(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     summary: str,
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Đã giải quyết, with the outcome explained to the reporter (sealed like any reply)."""
-    return staff_move(
-        db, account, case_id, Action.RESOLVE, now, decision=Decision(private_key, summary)
-    )
+    decision = Decision(principal, summary)
+    return staff_move(db, principal.account, case_id, Action.RESOLVE, now=now, decision=decision)
 
 
 def decline_case(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     reason: str,
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Không thụ lý (or, on the information track, record and file), with the reason."""
-    return staff_move(
-        db, account, case_id, Action.DECLINE, now, decision=Decision(private_key, reason)
-    )
+    decision = Decision(principal, reason)
+    return staff_move(db, principal.account, case_id, Action.DECLINE, now=now, decision=decision)
 
 
 def close_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
-    return staff_move(db, account, case_id, Action.CLOSE, now)
+    return staff_move(db, account, case_id, Action.CLOSE, now=now)
 
 
 def reopen_case(
     db: Session, account: Account, case_id: str, now: dt.datetime | None = None
 ) -> Outcome:
     """The chair reopens a decided case; handling resumes on the resolve clock."""
-    return staff_move(db, account, case_id, Action.REOPEN, now)
+    return staff_move(db, account, case_id, Action.REOPEN, now=now)
 
 
 def assign_case(
     db: Session,
     chair: Account,
     case_id: str,
+    *,
     assignee_id: int,
     now: dt.datetime | None = None,
 ) -> Outcome:
@@ -390,12 +390,11 @@ def assign_case(
 
 def extend_deadline(
     db: Session,
-    chair: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     reason: str,
     now: dt.datetime | None = None,
-    *,
     from_due: dt.date | None = None,
 ) -> Outcome:
     """Gia hạn: move the resolve deadline by the rule's extension, as often as it allows.
@@ -405,6 +404,7 @@ def extend_deadline(
     has moved since (the same form sent from a second tab), nothing changes.
     """
     now = now or utcnow()
+    chair = principal.account
     if chair.role != Role.CHAIR:
         raise RoleNotPermitted()
     if not reason.strip():
@@ -420,7 +420,7 @@ def extend_deadline(
         or rule.extension_days <= 0
     ):
         raise ExtensionRefused()
-    keys = keyring.open_case_keys_for_account(db, case, chair, private_key)
+    keys = keyring.open_case_keys_for_account(db, case, chair, principal.private_key)
     add_message(
         db,
         case,

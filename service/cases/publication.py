@@ -22,6 +22,7 @@ from service.audit.trail import Actor, record_event
 from service.cases.casework import acting_case
 from service.cases.lifecycle import Outcome, RoleNotPermitted, TransitionRefused, lock_case
 from service.models import Account, Body, Case, CaseStatus, Publication, PublicationStatus, Role
+from service.people.principal import Principal
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import DomainError, InvalidSubmission, KeyUnavailable, NotFound
 from service.rules.calendar import add_working_days
@@ -110,20 +111,21 @@ def _event(db: Session, account: Account, case: Case, action: str, now, **detail
 
 def draft_publication(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     text: str,
     now: dt.datetime | None = None,
 ) -> Publication:
     """Write (or rewrite) the case's draft public summary, sealed under the STAFF key."""
     now = now or utcnow()
+    account = principal.account
     if not text.strip():
         raise InvalidSubmission()
     case = lock_case(db, acting_case(db, account, case_id))
     if case.status not in PUBLISHABLE:
         raise NotYetPublishable()
-    keys = keyring.open_case_keys_for_account(db, case, account, private_key)
+    keys = keyring.open_case_keys_for_account(db, case, account, principal.private_key)
     if keys.staff is None:
         raise KeyUnavailable()
     draft = db.scalar(
@@ -167,18 +169,18 @@ def _chairs_publication(
 
 def approve_publication(
     db: Session,
-    chair: Account,
-    private_key: bytes,
+    principal: Principal,
     case_id: str,
+    *,
     publication_id: int,
     revision: int,
-    now: dt.datetime | None = None,
-    *,
     publication_days: int,
+    now: dt.datetime | None = None,
 ) -> Outcome:
     """The chair approves the draft they read (`revision`): its text becomes public for
     `publication_days` (PUBLICATION_DAYS) at least."""
     now = now or utcnow()
+    chair = principal.account
     case, publication = _chairs_publication(db, chair, case_id, publication_id)
     if publication.status == P.APPROVED:
         return Outcome(case, False)
@@ -186,7 +188,7 @@ def approve_publication(
         raise TransitionRefused()
     if publication.revision != revision:
         raise DraftChanged()
-    keys = keyring.open_case_keys_for_account(db, case, chair, private_key)
+    keys = keyring.open_case_keys_for_account(db, case, chair, principal.private_key)
     if keys.staff is None:
         raise KeyUnavailable()
     today = local_today(now)
@@ -214,10 +216,10 @@ def withdraw_publication(
     db: Session,
     chair: Account,
     case_id: str,
-    publication_id: int,
-    now: dt.datetime | None = None,
     *,
+    publication_id: int,
     publication_days: int,
+    now: dt.datetime | None = None,
 ) -> Outcome:
     """The chair takes a publication down, once the legal period is over (`publication_days` is
     only quoted in the refusal: the period itself was fixed on approval)."""

@@ -18,6 +18,7 @@ from service.mail.outbox import enqueue_mail
 from service.models import Account, Body, Organisation, Role
 from service.people import sessions, twofactor
 from service.people.passwords import password_problems
+from service.people.principal import Principal
 from service.people.sessions import (
     StaffSessionPolicy,
     create_staff_session,
@@ -215,11 +216,10 @@ def _login_failed(db: Session, account: Account, now: dt.datetime) -> NoReturn:
 
 def confirm_enrolment(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
+    *,
     old_cookie: str | None,
     code: str,
-    *,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
 ) -> tuple[str, list[str]]:
@@ -227,7 +227,7 @@ def confirm_enrolment(
     a full one (new id). Returns the new cookie and the recovery codes, shown once."""
     now = now or utcnow()
     account = db.execute(
-        select(Account).where(Account.id == account.id).with_for_update()
+        select(Account).where(Account.id == principal.id).with_for_update()
     ).scalar_one()
     secret = twofactor.open_secret(account)
     if account.totp_enrolled or secret is None:
@@ -236,7 +236,7 @@ def confirm_enrolment(
         raise CodeRejected()
     codes = twofactor.enrol(db, account, secret, now)
     end_staff_session(db, old_cookie)
-    cookie = create_staff_session(db, account, private_key, policy, now)
+    cookie = create_staff_session(db, account, principal.private_key, policy, now)
     record_event(
         db,
         organisation_id=account.organisation_id,
@@ -260,11 +260,10 @@ def pending_totp_secret(db: Session, account: Account) -> str:
 
 def change_password(
     db: Session,
-    account: Account,
-    private_key: bytes,
+    principal: Principal,
+    *,
     current_password: str,
     new_password: str,
-    *,
     profile: KdfProfile,
     policy: StaffSessionPolicy,
     now: dt.datetime | None = None,
@@ -272,6 +271,7 @@ def change_password(
     """Re-wrap the private key under the new password (every case stays readable), end every
     session of the account, open a new one for this browser; return its cookie."""
     now = now or utcnow()
+    account, private_key = principal.account, principal.private_key
     if not staff_keys.check_password(current_password, account.password_hash):
         raise InvalidSubmission(_l("Your current password is not correct."))
     problems = password_problems(

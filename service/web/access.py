@@ -17,6 +17,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import UserMixin, current_user
 
 from service.models import Account, Role
+from service.people.principal import Principal
 from service.people.sessions import (
     ENROL,
     FULL,
@@ -58,11 +59,16 @@ def refuse_undeclared_views() -> None:
 
 @dataclass
 class StaffUser(UserMixin):
-    """The logged-in handler, chair or administrator, with their unlocked private key."""
+    """The logged-in handler, chair or administrator: the principal the board's commands act as
+    (the account with its unlocked private key, built once per request), and the session's
+    stage."""
 
-    account: Account
-    private_key: bytes
+    principal: Principal
     stage: str = FULL
+
+    @property
+    def account(self) -> Account:
+        return self.principal.account
 
     def get_id(self) -> str:
         return str(self.account.id)
@@ -88,14 +94,18 @@ def load_staff_user(_request: Any) -> StaffUser | None:
     if opened is None or isinstance(opened, EndedStaffSession):
         g.staff_session_ended = opened.reason if opened else True
         return None
-    return StaffUser(opened.account, opened.private_key, opened.stage)
+    return StaffUser(Principal(opened.account, opened.private_key), opened.stage)
 
 
 def home_url(user: StaffUser) -> str:
+    return landing_url(user.role, user.stage)
+
+
+def landing_url(role: str, stage: str) -> str:
     """Where a staff member starts: setting up the two-step login, the admin area or the board."""
-    if user.stage == ENROL:
+    if stage == ENROL:
         return url_for("account.enrol")
-    if user.role == Role.ADMIN:
+    if role == Role.ADMIN:
         return url_for("admin.index")
     return url_for("board.cases")
 

@@ -25,7 +25,14 @@ from service.people.accounts import change_password, confirm_enrolment, pending_
 from service.people.sessions import ENROL, FULL, STAFF_COOKIE
 from service.platform.db import get_db
 from service.platform.errors import CodeRejected, InvalidSubmission
-from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
+from service.web.access import (
+    StaffUser,
+    home_url,
+    landing_url,
+    public,
+    staff_required,
+    staff_session_policy,
+)
 from service.web.common import current_organisation, no_store, set_session_cookie
 from service.web.forms import ChangePasswordForm, CodeForm, NewPasswordForm, PostOnlyForm
 from service.web.qr import qr_data_uri
@@ -104,17 +111,16 @@ def confirm(user: StaffUser):
     try:
         cookie, codes = confirm_enrolment(
             get_db(),
-            user.account,
-            user.private_key,
-            request.cookies.get(STAFF_COOKIE),
-            form.code.data,
+            user.principal,
+            old_cookie=request.cookies.get(STAFF_COOKIE),
+            code=form.code.data,
             policy=staff_session_policy(),
         )
     except CodeRejected as rejected:
         return _render_enrol(user, CodeForm(formdata=None), 400, str(rejected.message))
-    user = StaffUser(user.account, user.private_key, FULL)
+    next_url = landing_url(user.role, FULL)
     response = Response(
-        render_template("account/recovery_codes.html", codes=codes, next_url=home_url(user))
+        render_template("account/recovery_codes.html", codes=codes, next_url=next_url)
     )
     set_session_cookie(response, STAFF_COOKIE, cookie)
     return response
@@ -134,10 +140,9 @@ def password(user: StaffUser):
     try:
         cookie = change_password(
             get_db(),
-            account,
-            user.private_key,
-            form.current.data,
-            form.password.data,
+            user.principal,
+            current_password=form.current.data,
+            new_password=form.password.data,
             profile=current_app.extensions["homthu.kdf"],
             policy=staff_session_policy(),
         )
@@ -168,7 +173,7 @@ def grant(user: StaffUser, account_id: int):
     form = PostOnlyForm()
     if not form.validate():
         return redirect(url_for("account.team"))
-    result = grant_access(get_db(), user.account, user.private_key, account_id)
+    result = grant_access(get_db(), user.principal, grantee_id=account_id)
     flash(
         _(
             "Access granted to %(granted)d more cases; %(excluded)d skipped because the "

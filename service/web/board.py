@@ -54,7 +54,13 @@ from service.platform.db import get_database, get_db
 from service.platform.errors import LoginFailed
 from service.platform.settings import get_settings
 from service.sealing import SealingError
-from service.web.access import StaffUser, home_url, public, staff_required, staff_session_policy
+from service.web.access import (
+    StaffUser,
+    landing_url,
+    public,
+    staff_required,
+    staff_session_policy,
+)
 from service.web.common import current_organisation, report_response, safe_next, set_session_cookie
 from service.web.forms import (
     STATUS_FILTERS,
@@ -109,8 +115,7 @@ def login():
         )
     except LoginFailed as failed:
         return render_login(form, 401, failed.message)
-    user = StaffUser(result.account, b"", result.stage)
-    target = home_url(user)
+    target = landing_url(result.account.role, result.stage)
     if result.stage == FULL:
         target = safe_next(request.args.get("next"), target)
     if result.recovery_codes_left is not None:
@@ -189,7 +194,7 @@ CASE_FORMS = {
 
 def render_case(user: StaffUser, case_id: str, status: int = 200, **invalid):
     """The case page; `invalid` holds a form that came back with errors (shown, status 400)."""
-    page = case_page(get_db(), user.account, user.private_key, case_id)
+    page = case_page(get_db(), user.principal, case_id)
     forms = {name: invalid.get(name) or form(formdata=None) for name, form in CASE_FORMS.items()}
     forms["assign_form"].assignee.choices = [
         SelectChoice(a.id, a.display_name) for a in page.assignable
@@ -229,7 +234,7 @@ SIMPLE_TRANSITIONS = {
     Action.CLOSE: close_case,
     Action.REOPEN: reopen_case,
 }
-DECISIONS = {Action.RESOLVE: resolve_case, Action.DECLINE: decline_case}
+DECISIONS = {Action.RESOLVE, Action.DECLINE}
 DONE = {
     Action.ACKNOWLEDGE: _l("The case is acknowledged."),
     Action.ACCEPT: _l("The case is accepted for handling."),
@@ -252,7 +257,11 @@ def transition(user: StaffUser, case_id: str, action: str):
         form = DecisionForm()
         if not form.validate():
             return render_case(user, case_id, 400, decision_form=form)
-        outcome = DECISIONS[chosen](db, user.account, user.private_key, case_id, form.text.data)
+        outcome = (
+            resolve_case(db, user.principal, case_id, summary=form.text.data)
+            if chosen == Action.RESOLVE
+            else decline_case(db, user.principal, case_id, reason=form.text.data)
+        )
     else:
         abort(404)
     return done(outcome.changed, str(DONE[chosen]), case_id)
@@ -264,7 +273,7 @@ def reply(user: StaffUser, case_id: str):
     form = ReplyForm()
     if not form.validate():
         return render_case(user, case_id, 400, reply_form=form)
-    reply_to_reporter(get_db(), user.account, user.private_key, case_id, form.text.data)
+    reply_to_reporter(get_db(), user.principal, case_id, text=form.text.data)
     flash(_("Your reply was sent. The reporter sees it when they next follow up."))
     return redirect(url_for("board.case", case_id=case_id))
 
@@ -276,12 +285,7 @@ def question(user: StaffUser, case_id: str):
     if not form.validate():
         return render_case(user, case_id, 400, question_form=form)
     reply_to_reporter(
-        get_db(),
-        user.account,
-        user.private_key,
-        case_id,
-        form.text.data,
-        kind=MessageKind.QUESTION,
+        get_db(), user.principal, case_id, text=form.text.data, kind=MessageKind.QUESTION
     )
     flash(_("Your question was sent. The reporter sees it, marked, when they next follow up."))
     return redirect(url_for("board.case", case_id=case_id))
@@ -293,7 +297,7 @@ def note(user: StaffUser, case_id: str):
     form = NoteForm()
     if not form.validate():
         return render_case(user, case_id, 400, note_form=form)
-    add_note(get_db(), user.account, user.private_key, case_id, form.text.data)
+    add_note(get_db(), user.principal, case_id, text=form.text.data)
     flash(_("The note was added. Only the handlers of the case can read it."))
     return redirect(url_for("board.case", case_id=case_id))
 
@@ -304,7 +308,7 @@ def assign(user: StaffUser, case_id: str):
     form = AssignForm()
     if not form.validate():
         return render_case(user, case_id, 400, assign_form=form)
-    outcome = assign_case(get_db(), user.account, case_id, form.assignee.data)
+    outcome = assign_case(get_db(), user.account, case_id, assignee_id=form.assignee.data)
     name = outcome.case.assignee.display_name  # type: ignore[union-attr]  # it was just assigned
     return done(outcome.changed, _("The case is assigned to %(name)s.", name=name), case_id)
 
@@ -316,12 +320,7 @@ def extend(user: StaffUser, case_id: str):
     if not form.validate():
         return render_case(user, case_id, 400, extend_form=form)
     outcome = extend_deadline(
-        get_db(),
-        user.account,
-        user.private_key,
-        case_id,
-        form.reason.data,
-        from_due=form.from_due.data,
+        get_db(), user.principal, case_id, reason=form.reason.data, from_due=form.from_due.data
     )
     due = outcome.case.resolve_due.strftime("%d/%m/%Y")  # type: ignore[union-attr]  # just set
     return done(outcome.changed, _("The deadline is now %(date)s.", date=due), case_id)
@@ -335,8 +334,7 @@ def transfer(user: StaffUser, case_id: str):
         return render_case(user, case_id, 400, transfer_form=form)
     outcome = transfer_case(
         get_db(),
-        user.account,
-        user.private_key,
+        user.principal,
         case_id,
         to_body_id=form.to_body.data,
         keep_access=form.keep_access.data,
@@ -376,7 +374,7 @@ def identity(user: StaffUser, case_id: str):
     form = GrantIdentityForm()
     if not form.validate():
         return render_case(user, case_id, 400, identity_form=form)
-    outcome = grant_identity(get_db(), user.account, user.private_key, case_id, form.account.data)
+    outcome = grant_identity(get_db(), user.principal, case_id, account_id=form.account.data)
     return done(
         outcome.changed, _("The reporter's identity is now shown to that handler."), case_id
     )
@@ -388,7 +386,7 @@ def publication(user: StaffUser, case_id: str):
     form = PublicationForm()
     if not form.validate():
         return render_case(user, case_id, 400, publication_form=form)
-    draft_publication(get_db(), user.account, user.private_key, case_id, form.text.data)
+    draft_publication(get_db(), user.principal, case_id, text=form.text.data)
     return done(
         True, _("The draft was saved. The chair approves it before it is published."), case_id
     )
@@ -402,11 +400,10 @@ def approve(user: StaffUser, case_id: str, publication_id: int):
         return render_case(user, case_id, 400)
     outcome = approve_publication(
         get_db(),
-        user.account,
-        user.private_key,
+        user.principal,
         case_id,
-        publication_id,
-        int(form.revision.data),
+        publication_id=publication_id,
+        revision=int(form.revision.data),
         publication_days=get_settings().publication_days,
     )
     return done(outcome.changed, _("The summary is published on the results page."), case_id)
@@ -420,7 +417,7 @@ def withdraw(user: StaffUser, case_id: str, publication_id: int):
         get_db(),
         user.account,
         case_id,
-        publication_id,
+        publication_id=publication_id,
         publication_days=get_settings().publication_days,
     )
     return done(outcome.changed, _("The summary was taken off the results page."), case_id)
@@ -448,11 +445,10 @@ def audit(user: StaffUser):
 def attachment(user: StaffUser, case_id: str, attachment_id: str):
     info, chunks = open_attachment_for_handler(
         get_db(),
-        get_database().read_sessionmaker,
-        user.account,
-        user.private_key,
+        user.principal,
         case_id,
-        attachment_id,
+        attachment_id=attachment_id,
+        read_session=get_database().read_sessionmaker,
     )
     response = Response(_guarded(chunks), mimetype="application/octet-stream")
     # Always a download, never rendered in the page: an uploaded HTML file must not run here.
