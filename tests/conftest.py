@@ -62,8 +62,7 @@ def _cached_builder(self: Rule, append_unknown: bool = True) -> Builder:
     return _BUILDERS[key]
 
 
-if Rule._compile_builder.__name__ != "_cached_builder":  # conftest may be imported twice
-    Rule._compile_builder = _cached_builder
+Rule._compile_builder = _cached_builder
 
 
 def pytest_collection_modifyitems(config, items):

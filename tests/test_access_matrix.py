@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import add_staff, csrf_from, domain_session, log_in
 from sqlalchemy import select
 
 from service.admin import invitations
@@ -40,6 +39,7 @@ from service.models import (
 )
 from service.web.access import ACCESS_ATTRIBUTE
 from tests.casefactory import file_case
+from tests.conftest import add_staff, csrf_from, domain_session, log_in
 from tests.flows import follow_up
 
 ROLES = ("anonymous", "reporter", "handler", "chair", "admin")

@@ -8,14 +8,14 @@ import re
 
 import pyotp
 import pytest
-from conftest import add_staff, domain_session
 from flask import Flask
-from live_server import chromium, serve
 from sqlalchemy import select
 
 from service.mail.outbox import delivery_bodies
 from service.models import OutboxMessage, Role
 from tests.casefactory import file_case
+from tests.conftest import add_staff, domain_session
+from tests.live_server import chromium, serve
 
 TIMEOUT_MS = 15_000
 PASSWORD = "một câu mật khẩu thật dài 2026"

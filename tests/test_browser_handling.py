@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_babel import force_locale
-from live_server import LiveServer, chromium, serve
 from playwright.sync_api import expect
 
 from service.models import CaseStatus
 from service.web.templating import STATUS_LABELS
+from tests.live_server import LiveServer, chromium, serve
 
 TIMEOUT_MS = 15_000
 

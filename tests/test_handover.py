@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import add_staff, domain_session, get_csrf
 from sqlalchemy import func, select
 
 from service.admin import invitations
@@ -28,6 +27,7 @@ from service.people.sessions import STAFF_COOKIE, SessionToken
 from service.platform.errors import KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import SealingError, keyring, recovery, staff_keys
 from tests.casefactory import file_case, keys_of
+from tests.conftest import add_staff, domain_session, get_csrf
 
 BANNER = 'data-testid="unreadable-banner"'
 DEACTIVATED_MESSAGE = "Tài khoản này đã bị vô hiệu hóa"

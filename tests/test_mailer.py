@@ -11,9 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import mailserver
 import pytest
-from mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 from sqlalchemy import select
 
 from service.mail.delivery import (
@@ -27,6 +25,8 @@ from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import LOCAL_TZ, utcnow
 from service.platform.db import get_database
 from service.platform.settings import MAIL_SESSION_INFO, MailSettings
+from tests import mailserver
+from tests.mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 
 smtp = mailserver.smtp  # the fixture
 
@@ -249,10 +249,9 @@ def test_two_workers_on_postgresql_never_send_one_mail_twice(db, world):
 
 def test_an_invitation_link_is_never_readable_from_the_database(app, db, world, smtp, backend):
     """A link that opens an account is sealed in the outbox and erased once delivered."""
-    from conftest import add_staff
-
     from service.admin import invitations
     from service.models import Account, Role
+    from tests.conftest import add_staff
 
     admin = add_staff(app, world, "admin", Role.ADMIN, None)
     invitations.invite(

@@ -6,10 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import add_staff, domain_session, get_csrf, log_in
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
-from test_sentinel import database_haystacks, file_haystacks, find_leaks
 
 from service.cases import retention
 from service.cases.casework import handler_case_view, reply_to_reporter
@@ -31,6 +29,8 @@ from service.platform.clock import local_today
 from service.platform.db import get_database
 from service.platform.errors import NotFound
 from tests.casefactory import file_case
+from tests.conftest import add_staff, domain_session, get_csrf, log_in
+from tests.test_sentinel import database_haystacks, file_haystacks, find_leaks
 
 # What summaries and reports count, per body, kind, status and month: computed with SQL.
 COUNTS = text(

@@ -16,7 +16,10 @@ import re
 import secrets
 
 from flask import Flask
-from test_sentinel import (
+
+from service.platform.db import get_database
+from tests.conftest import csrf_from, get_csrf
+from tests.test_sentinel import (
     _client,
     _login,
     _page,
@@ -27,9 +30,6 @@ from test_sentinel import (
     log_haystacks,
     outbox_haystacks,
 )
-
-from service.platform.db import get_database
-from tests.conftest import csrf_from, get_csrf
 
 CASE_LINK = re.compile(r'href="/board/cases/([0-9a-f]{32})"')
 

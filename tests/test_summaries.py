@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import mailserver
 import pytest
-from casemaker import add_summary_recipients, make_case
 from sqlalchemy import func, select
 
 from service.admin.organisations import create_organisation
@@ -24,6 +22,8 @@ from service.reporting.summaries import (
     send_monthly_summary,
 )
 from service.sealing.profiles import FAST
+from tests import mailserver
+from tests.casemaker import add_summary_recipients, make_case
 
 smtp = mailserver.smtp  # the fixture
 

@@ -8,7 +8,6 @@ import re
 
 import pyotp
 import pytest
-from conftest import add_staff, csrf_from, domain_session, get_csrf, log_in
 from sqlalchemy import select
 
 from service.mail.outbox import delivery_bodies
@@ -21,6 +20,7 @@ from service.platform.errors import LoginFailed
 from service.platform.settings import SERVER_SECRET_INFO
 from service.sealing import staff_keys
 from service.sealing.profiles import FAST
+from tests.conftest import add_staff, csrf_from, domain_session, get_csrf, log_in
 
 POLICY = StaffSessionPolicy(idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=8))
 STRONG = "một câu mật khẩu đủ dài"
