@@ -194,7 +194,8 @@ def test_no_delivered_mail_carries_the_scenarios_content_or_the_reporters_addres
         kind="misconduct",
         identity="named",
         body=str(world.cd.id),
-        **{field: words[field] for field in ("title", "text", "name", "department", "contact")},
+        # form fields, never `files`
+        **{field: words[field] for field in ("title", "text", "name", "department", "contact")},  # type: ignore[arg-type]
         notify_email=NOTIFY,
     )
     assert response.status_code == 200 and receipt

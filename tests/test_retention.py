@@ -87,6 +87,7 @@ def cases(app, db, world):
             f"Trả lời {name}",
         )
         if status is not None:
+            assert on is not None
             _close(db, filed.case.id, on, status)
         if status in (CaseStatus.CLOSED, CaseStatus.RESOLVED):
             draft_publication(
@@ -190,7 +191,9 @@ def test_apply_shreds_expired_cases_and_keeps_the_numbers(app, db, world, cases,
     assert len(find_leaks(database_haystacks(engine), kept_needles)) == len(kept_needles)
     if backend == "sqlite":
         # The file itself, with its write-ahead log: freed pages were zeroed (secure_delete).
-        database = Path(make_url(app.config["DATABASE_URL"]).database)
+        database_name = make_url(app.config["DATABASE_URL"]).database
+        assert database_name is not None
+        database = Path(database_name)
         files = file_haystacks(database.parent)
         assert not find_leaks(files, needles), find_leaks(files, needles)[:3]
         engine.dispose()

@@ -206,6 +206,7 @@ def mail_haystacks(raw: bytes, name: str = "mail") -> dict[str, bytes]:
         if part.is_multipart():
             continue
         payload = part.get_payload(decode=True) or b""
+        assert isinstance(payload, bytes)  # decoded, as a part that is not multipart is
         haystacks[f"{name} (part {index}, {part.get_content_type()})"] = payload
         if part.get_content_maintype() == "text":
             decoded = part.get_content()
@@ -466,7 +467,9 @@ def test_no_plaintext_at_rest_in_logs_or_mail(app: Flask, world, caplog, tmp_pat
     # Everything else the app may have written (its instance folder) lies under tmp_path too.
     files = file_haystacks(tmp_path)
     if backend == "sqlite":
-        database = Path(make_url(app.config["DATABASE_URL"]).database)
+        database_name = make_url(app.config["DATABASE_URL"]).database
+        assert database_name is not None
+        database = Path(database_name)
         assert database.parent == tmp_path
         assert {database.name, f"{database.name}-wal", f"{database.name}-shm"} <= set(files)
     if files:
