@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from service.cases.intake import Identity, Submission, submit_case
 from service.models import Case, CaseKind
 from service.sealing import keyring
@@ -17,7 +19,7 @@ def file_case(
     named: bool = False,
     title: str = "Máy lạnh hỏng",
     text: str = "Phòng họp số 2",
-    files: tuple[tuple[str, bytes], ...] = (),
+    files: Sequence[tuple[str, bytes]] = (),
     kind: CaseKind = CaseKind.PROBLEM,
     notify_email: str | None = None,
 ):

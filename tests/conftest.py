@@ -63,8 +63,7 @@ def _cached_builder(self: Rule, append_unknown: bool = True) -> Builder:
     return _BUILDERS[key]
 
 
-if Rule._compile_builder.__name__ != "_cached_builder":  # conftest may be imported twice
-    Rule._compile_builder = _cached_builder
+Rule._compile_builder = _cached_builder  # type: ignore[method-assign]  # the patch above
 
 
 def pytest_collection_modifyitems(config, items):
@@ -360,12 +359,12 @@ class WorldTemplate:
             assert organisation is not None, "this test's database was not copied from the world"
             result = World(
                 organisation=organisation,
-                cd=session.get(Body, self.body_ids["CD"]),
-                ttnd=session.get(Body, self.body_ids["TTND"]),
+                cd=session.get_one(Body, self.body_ids["CD"]),
+                ttnd=session.get_one(Body, self.body_ids["TTND"]),
                 recovery_codes=dict(self.recovery_codes),
             )
             for name, seed in self.staff.items():
-                account = session.get(Account, seed.account_id)
+                account = session.get_one(Account, seed.account_id)
                 staff = Staff(account, seed.password, seed.totp_secret, list(seed.recovery_codes))
                 result.staff[name] = staff
         return result
@@ -422,7 +421,7 @@ def add_staff(
     with app.app_context(), get_database(app).session() as session:
         account = create_account(
             session,
-            session.get(Organisation, world.organisation.id),
+            session.get_one(Organisation, world.organisation.id),
             email=f"{name}@homthu.test",
             display_name=name.replace("_", " ").title(),
             role=role,
@@ -448,6 +447,13 @@ def csrf_from(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "the page carries no CSRF token"
     return match.group(1)
+
+
+def found(pattern: str | re.Pattern[str], text: str, flags: int = 0) -> re.Match[str]:
+    """re.search for what a test expects to be there: no match fails the test, naming it."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} not found"
+    return match
 
 
 def get_csrf(client: FlaskClient, url: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
@@ -24,12 +26,12 @@ def file_report(
     kind: str = "problem",
     identity: str = "anonymous",
     body: str = "auto",
-    files: list[tuple[str, bytes]] = (),
+    files: Sequence[tuple[str, bytes]] = (),
     **fields,
 ):
     """Step 2 of the form, as a browser would send it. Returns (response, receipt or None)."""
     page = open_report_form(client)  # the CSRF token is per session, whatever is chosen
-    data = {
+    data: dict[str, Any] = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
         "kind": kind,
         "identity": identity,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -68,7 +69,7 @@ class Snapshot:
             for (table,) in connection.execute(TABLES).fetchall():
                 tables[table] = _copy_out(connection, table)
             return cls(
-                fingerprint=connection.execute(FINGERPRINT).fetchone()[0],
+                fingerprint=_scalar(connection, FINGERPRINT),
                 tables=tables,
                 sequences=[tuple(row) for row in connection.execute(SEQUENCES).fetchall()],
             )
@@ -77,7 +78,7 @@ class Snapshot:
         """Put the database back to these rows; False (and nothing changed) if its schema
         differs from the template's, so it cannot be reused."""
         with psycopg.connect(url) as connection:
-            if connection.execute(FINGERPRINT).fetchone()[0] != self.fingerprint:
+            if _scalar(connection, FINGERPRINT) != self.fingerprint:
                 return False
             # A superuser's replica role skips triggers (the audit trail's append-only one) and
             # foreign-key checks: the tables are emptied and refilled in any order.
@@ -106,10 +107,14 @@ class Snapshot:
         return True
 
 
+def _scalar(connection: psycopg.Connection, query: str | sql.Composed) -> Any:
+    row = connection.execute(query).fetchone()
+    assert row is not None  # every query given here returns exactly one row
+    return row[0]
+
+
 def _copy_out(connection: psycopg.Connection, table: str) -> bytes:
-    if connection.execute(
-        sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(table))
-    ).fetchone()[0]:
+    if _scalar(connection, sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(table))):
         statement = sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(sql.Identifier(table))
         with connection.cursor().copy(statement) as copy:
             return b"".join(bytes(block) for block in copy)

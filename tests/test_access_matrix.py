@@ -19,10 +19,11 @@ Expected, from DESIGN.md ("Who uses it"):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
-from conftest import add_staff, csrf_from, domain_session, log_in
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.admin import invitations
@@ -41,6 +42,7 @@ from service.models import (
 from service.people.principal import Principal
 from service.web.access import ACCESS_ATTRIBUTE
 from tests.casefactory import file_case
+from tests.conftest import add_staff, csrf_from, domain_session, found, log_in
 from tests.flows import follow_up
 
 ROLES = ("anonymous", "reporter", "handler", "chair", "admin")
@@ -70,7 +72,7 @@ def expected_status(access: str, role: str, variant: str | None) -> str | int:
 class Setting:
     """The organisation the matrix runs in, and the values for route parameters."""
 
-    cases: dict[tuple[str, str], str]  # (role, variant) → case id
+    cases: dict[tuple[str, str | None], str]  # (role, variant) → case id
     attachments: dict[str, str]  # case id → one of its attachment ids
     values: dict[tuple[str, str], str]  # (endpoint or "*", parameter) → value
 
@@ -84,10 +86,10 @@ def setting(app, world) -> Setting:
         not_handler = file_case(db, world, excluded=("cd_handler",), files=[("c.txt", b"c")])
         not_chair = file_case(db, world, excluded=("cd_chair",), files=[("d.txt", b"d")])
         attachments = {
-            case_id: db.scalars(select(Attachment.id).where(Attachment.case_id == case_id)).first()
+            case_id: db.scalars(select(Attachment.id).where(Attachment.case_id == case_id)).one()
             for case_id in (own, other, not_handler.case.id, not_chair.case.id)
         }
-        admin_account = db.get(Account, admin.account.id)
+        admin_account = db.get_one(Account, admin.account.id)
         head = add_head_of_unit(
             db, admin_account, code="TTDV", name_vi="Thủ trưởng", name_en="Head"
         )
@@ -95,11 +97,13 @@ def setting(app, world) -> Setting:
             db, admin_account, email="ld@homthu.test", display_name="Lãnh đạo", kind="management"
         )
         category = db.scalars(select(Category).order_by(Category.id)).first()
+        assert category is not None
         route = set_routing_rule(
             db, admin_account, kind=None, category_id=category.id, body_id=world.cd.id
         )
         deadline = db.scalars(select(DeadlineRule).order_by(DeadlineRule.id)).first()
-        invitation_ids = []
+        assert deadline is not None
+        invitation_ids: Sequence[int] = []
         for email in ("moi@homthu.test", "rut@homthu.test"):
             invitations.invite(
                 db,
@@ -116,12 +120,12 @@ def setting(app, world) -> Setting:
         mail = db.scalars(
             select(OutboxMessage).where(OutboxMessage.recipient == "moi@homthu.test")
         ).one()
-        token = re.search(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
+        token = found(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
         invitation_ids = db.scalars(
             select(Invitation.id).where(Invitation.email == "rut@homthu.test")
         ).all()
         # The own case, resolved, with a draft public summary (for the publication routes).
-        handler = db.get(Account, world["cd_handler"].account.id)
+        handler = db.get_one(Account, world["cd_handler"].account.id)
         key = world["cd_handler"].private_key()
         acknowledge_case(db, handler, own)
         accept_case(db, handler, own)
@@ -132,7 +136,10 @@ def setting(app, world) -> Setting:
     leaving = add_staff(app, world, "cd_leaving", Role.HANDLER, world.cd)
     forgetful = add_staff(app, world, "cd_forgetful", Role.HANDLER, world.cd)
     body_id, recipient_id, category_id, route_id, deadline_id, publication_id = ids
-    cases = {("handler", "own body"): own, ("chair", "own body"): own}
+    cases: dict[tuple[str, str | None], str] = {
+        ("handler", "own body"): own,
+        ("chair", "own body"): own,
+    }
     for role in ("handler", "chair"):
         cases[(role, "other body")] = other
     cases[("handler", "excluded")] = not_handler.case.id
@@ -187,7 +194,7 @@ class Visitor:
 
     def __init__(self, app, world, role: str, receipt: str):
         self.app, self.world, self.role, self.receipt = app, world, role, receipt
-        self.client = None
+        self.client: FlaskClient
         self.renew()
 
     def renew(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -172,7 +173,7 @@ def test_appending_is_still_allowed_under_the_trigger(db, chain):
     assert verify_chain(db, chain).events == 11
 
 
-ODD_DETAILS = [
+ODD_DETAILS: list[dict[str, Any]] = [
     {"note": 'dấu "ngoặc" \\ gạch chéo, tab\t, dòng\nmới, \u2028 và emoji 🙂'},
     {},
     {"n": 1, "list": [1, "a"], "none": None},

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import csrf_from
 from flask import Flask
 from flask_babel import force_locale
-from live_server import LiveServer, chromium, serve
 from playwright.sync_api import expect
-from test_sentinel import assert_no_leaks, log_haystacks
 from werkzeug.http import parse_options_header
 
 from service.models import CaseStatus
 from service.people.sessions import STAFF_COOKIE
 from service.web.templating import STATUS_LABELS
+from tests.conftest import csrf_from
+from tests.live_server import LiveServer, chromium, serve
+from tests.test_sentinel import assert_no_leaks, log_haystacks
 
 USER_AGENT = "HomthuBrowserTest/4.2 (SentinelAgent)"
 TIMEOUT_MS = 15_000

@@ -8,14 +8,14 @@ import re
 
 import pyotp
 import pytest
-from conftest import add_staff, domain_session
 from flask import Flask
-from live_server import chromium, serve
 from sqlalchemy import select
 
 from service.mail.outbox import delivery_bodies
 from service.models import OutboxMessage, Role
 from tests.casefactory import file_case
+from tests.conftest import add_staff, domain_session, found
+from tests.live_server import chromium, serve
 
 TIMEOUT_MS = 15_000
 PASSWORD = "một câu mật khẩu thật dài 2026"
@@ -55,7 +55,7 @@ def test_invite_enrol_grant_and_read_in_chromium(app: Flask, world) -> None:
                 select(OutboxMessage).where(OutboxMessage.recipient == "moi.cd@homthu.test")
             ).one()
             text_body = delivery_bodies(mail)[0]
-        link = re.search(r"http://homthu\.test(/board/invite/[\w-]+)", text_body).group(1)
+        link = found(r"http://homthu\.test(/board/invite/[\w-]+)", text_body).group(1)
 
         # The invitee opens the link, chooses a password and enrols the two-step login.
         context = browser.new_context()

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_babel import force_locale
-from live_server import LiveServer, chromium, serve
 from playwright.sync_api import expect
 
 from service.models import CaseStatus
 from service.web.templating import STATUS_LABELS
+from tests.conftest import found
+from tests.live_server import LiveServer, chromium, serve
 
 TIMEOUT_MS = 15_000
 
@@ -53,7 +54,7 @@ class Reporter:
         page.fill('textarea[name="text"]', text)
         page.locator('main form[action="/report/write"] button[type="submit"]').click()
         receipt = page.get_by_test_id("receipt").inner_text().strip()
-        reference = re.search(r"\bCD-\d{4}-\d{4}\b", page.locator("main").inner_text()).group(0)
+        reference = found(r"\bCD-\d{4}-\d{4}\b", page.locator("main").inner_text()).group(0)
         # Forget the filing session; come back as someone who holds only the receipt.
         self.context.clear_cookies()
         page.goto(server.url("/follow-up"))

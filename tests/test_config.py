@@ -129,6 +129,7 @@ def test_an_organisation_created_in_production_derives_receipts_with_the_product
         from service.models import Organisation
 
         organisation = db.scalar(select(Organisation).where(Organisation.slug == "u"))
+        assert organisation is not None
         profile = KdfProfile.decode(organisation.receipt_kdf)
     assert profile == PRODUCTION
     get_database(app).engine.dispose()

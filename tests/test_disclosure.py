@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Hashable, Iterable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.reporting.disclosure import Mark, protect, shown_text
+from service.reporting.disclosure import Group, Mark, protect, shown_text
 
 S, SMALL, HIDDEN = Mark.SHOWN, Mark.SMALL, Mark.HIDDEN
 
@@ -46,7 +47,7 @@ def test_small_counts_and_their_complements_in_one_row(cells, expected):
 
 def test_a_hidden_cell_chosen_for_one_row_is_complemented_in_the_total_row():
     # Two bodies with kinds x, y; body totals X, Y; the organisation's total T.
-    values = {"ax": 2, "ay": 10, "A": 12, "bx": 5, "by": 6, "B": 11, "T": 23}
+    values: dict[Hashable, int] = {"ax": 2, "ay": 10, "A": 12, "bx": 5, "by": 6, "B": 11, "T": 23}
     groups = [("A", ["ax", "ay"]), ("B", ["bx", "by"])]
     marks = protect(values, groups, grand="T")
     assert marks["ax"] == SMALL and marks["ay"] == HIDDEN
@@ -64,7 +65,7 @@ def test_shown_texts():
 def _possible_values(values, lines, marks, key, limit):
     """Every value the cell `key` can take, given what a reader sees (a brute-force search)."""
     hidden = [k for k, mark in marks.items() if mark != S]
-    domains = []
+    domains: list[Iterable[int]] = []
     for k in hidden:
         if marks[k] == SMALL:  # 1 or 2, or a 0 hidden with one
             domains.append((0, 1, 2))
@@ -88,7 +89,8 @@ def _possible_values(values, lines, marks, key, limit):
 )
 def test_no_reader_can_work_out_a_small_count_from_the_totals(grid):
     """A brute-force reader, independent of the implementation's reasoning."""
-    values, groups = {}, []
+    values: dict[Hashable, int] = {}
+    groups: list[Group] = []
     for row, cells in enumerate(grid):
         for column, value in enumerate(cells):
             values[(row, column)] = value

@@ -3,10 +3,7 @@ an administrator's reset — and an administrator never holds a key to any case.
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import add_staff, domain_session, get_csrf
 from sqlalchemy import func, select
 
 from service.admin import invitations
@@ -29,6 +26,7 @@ from service.people.sessions import STAFF_COOKIE, SessionToken
 from service.platform.errors import KeyUnavailable, NotFound, WrongRecoveryCode
 from service.sealing import SealingError, keyring, recovery, staff_keys
 from tests.casefactory import file_case, keys_of
+from tests.conftest import add_staff, domain_session, found, get_csrf
 
 BANNER = 'data-testid="unreadable-banner"'
 DEACTIVATED_MESSAGE = "Tài khoản này đã bị vô hiệu hóa"
@@ -58,7 +56,8 @@ def test_an_administrators_session_holds_no_key_that_opens_any_case(app, world, 
     with domain_session(app) as db:
         # The session row holds the admin's own private key, sealed under the cookie's key.
         token = SessionToken.parse(client.get_cookie(STAFF_COOKIE).value)
-        private_key = token.open(db.get(StaffSession, token.row_id).sealed)
+        assert token is not None
+        private_key = token.open(db.get_one(StaffSession, token.row_id).sealed)
         assert private_key == admin.private_key()
         # No wrap exists for the administrator; their key opens none of the wraps that exist.
         wraps = db.scalars(select(CaseKeyWrap)).all()
@@ -197,7 +196,7 @@ def test_deactivation_removes_wraps_ends_sessions_unassigns_and_warns_the_chair(
     with domain_session(app) as db:
         only_handler = file_case(db, world, excluded=("cd_chair",)).case  # the handler's alone
         shared = file_case(db, world).case
-        db.get(Case, shared.id).assignee_id = handler.account.id
+        db.get_one(Case, shared.id).assignee_id = handler.account.id
         db.commit()
     handler_browser = staff_client(handler)
     chair_browser = staff_client(world["cd_chair"])
@@ -216,7 +215,7 @@ def test_deactivation_removes_wraps_ends_sessions_unassigns_and_warns_the_chair(
             .where(CaseKeyWrap.account_id == handler.account.id)
         )
         assert wraps == 0
-        assert db.get(Case, shared.id).assignee_id is None
+        assert db.get_one(Case, shared.id).assignee_id is None
         assert [c.id for c in handover.unreadable_cases(db, world.cd.id)] == [only_handler.id]
         warned = db.scalars(
             select(OutboxMessage).where(OutboxMessage.subject.contains("không còn ai đọc"))
@@ -352,8 +351,9 @@ def test_a_reset_gives_new_keys_and_no_old_access_until_granted_again(app, world
             db, _account(db, admin), handler.account.id, base_url="http://homthu.test", hours=72
         )
         mail = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+        assert mail is not None
         assert mail.recipient == handler.email
-        token = re.search(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
+        token = found(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
         assert token not in "".join(db.scalars(select(Invitation.token_hash)))
 
     assert client.get(f"/board/invite/{token}").status_code == 200
@@ -374,7 +374,7 @@ def test_a_reset_gives_new_keys_and_no_old_access_until_granted_again(app, world
         assert not keyring.has_wrap(db, case.id, account.id)
         private = staff_keys.unlock_private_key(account.wrapped_private_key, new_password)
         with pytest.raises(KeyUnavailable):
-            keyring.open_case_keys_for_account(db, db.get(Case, case.id), account, private)
+            keyring.open_case_keys_for_account(db, db.get_one(Case, case.id), account, private)
     # The link is spent.
     assert client.get(f"/board/invite/{token}").status_code == 410
     # A colleague grants the case again.
@@ -384,5 +384,5 @@ def test_a_reset_gives_new_keys_and_no_old_access_until_granted_again(app, world
         handover.grant_access(
             db, Principal(_account(db, chair), chair.private_key()), grantee_id=account.id
         )
-        keys = keyring.open_case_keys_for_account(db, db.get(Case, case.id), account, private)
+        keys = keyring.open_case_keys_for_account(db, db.get_one(Case, case.id), account, private)
         assert keys.case and keys.staff

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from service.people.sessions import STAFF_COOKIE
-from tests.conftest import csrf_from, get_csrf
+from tests.conftest import csrf_from, found, get_csrf
 from tests.flows import file_report
 
 
@@ -53,7 +53,7 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_401(client, world, e
         "/board/login", data={"csrf_token": token, "email": email, "password": "wrong"}
     )
     assert response.status_code == 401
-    assert re.search(r'role="alert"><p>(.*?)</p>', text_of(response)).group(1)
+    assert found(r'role="alert"><p>(.*?)</p>', text_of(response)).group(1)
     assert "wrong" not in text_of(response)
 
 

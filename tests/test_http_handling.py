@@ -17,7 +17,7 @@ import pytest
 from service.cases.intake import Identity, Submission, submit_case
 from service.cases.lifecycle import set_status
 from service.models import Case, CaseKind, CaseStatus, Role
-from tests.conftest import Staff, add_staff, csrf_from, domain_session, get_csrf
+from tests.conftest import Staff, add_staff, csrf_from, domain_session, found, get_csrf
 from tests.flows import file_report, follow_up
 
 S = CaseStatus
@@ -62,7 +62,7 @@ def case_in(app, world, status: CaseStatus, **fields) -> Case:
 
 def status_of(app, case_id: str) -> str:
     with domain_session(app) as db:
-        return db.get(Case, case_id).status
+        return db.get_one(Case, case_id).status
 
 
 @pytest.fixture
@@ -269,7 +269,7 @@ def test_the_publication_flow_over_http_ends_on_the_public_results_page(
     url = f"/board/cases/{case.id}"
     handler, chair = staff_client(world["cd_handler"]), staff_client(world["cd_chair"])
     assert _post(handler, f"{url}/publication", text="Đã thay ghế phòng 204.").status_code == 302
-    draft_id = re.search(r"/publication/(\d+)/approve", text_of(chair.get(url))).group(1)
+    draft_id = found(r"/publication/(\d+)/approve", text_of(chair.get(url))).group(1)
     assert "Đã thay ghế" not in text_of(client.get("/results"))
     forbidden = _post(handler, f"{url}/publication/{draft_id}/approve", revision="1")
     assert forbidden.status_code == 403

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from service.people.sessions import REPORTER_COOKIE
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, found
 from tests.flows import file_report, follow_up, open_report_form
 
 pytestmark = pytest.mark.usefixtures("world")
@@ -85,7 +85,7 @@ def test_a_wrong_or_malformed_receipt_gets_one_generic_403_and_is_not_echoed(cli
 
 
 def _alert(html: str) -> str:
-    return re.search(r'role="alert"><p>(.*?)</p>', html, re.S).group(1)
+    return found(r'role="alert"><p>(.*?)</p>', html, re.S).group(1)
 
 
 def test_the_reporter_adds_a_message_with_a_file(client):

@@ -87,7 +87,9 @@ def test_the_follow_up_page_shows_the_status_and_the_answer_due_date(app, client
     _, receipt = file_report(english(client))
     follow_up(client, receipt)
     html = text_of(client.get("/follow-up/case"))
-    due = only_case(app).next_due.strftime("%d/%m/%Y")
+    next_due = only_case(app).next_due
+    assert next_due is not None
+    due = next_due.strftime("%d/%m/%Y")
     assert re.search(rf'data-testid="next-due">{due}<', html)
     with domain_session(app) as db:
         (case,) = db.query(Case).all()

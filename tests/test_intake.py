@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -44,7 +45,11 @@ class BytesUpload:
 
 
 def file_report(db, world, **overrides):
-    fields = {"kind": CaseKind.PROBLEM, "title": "Máy lạnh hỏng", "text": "Phòng họp số 2"}
+    fields: dict[str, Any] = {
+        "kind": CaseKind.PROBLEM,
+        "title": "Máy lạnh hỏng",
+        "text": "Phòng họp số 2",
+    }
     fields.update(overrides)
     filed = submit_case(db, world.organisation, Submission(**fields), now=NOW)
     db.commit()  # as the filing's request would

@@ -181,7 +181,8 @@ def _status_writes(path: Path) -> list[str]:
                 if isinstance(part, ast.Attribute) and part.attr in ("status", "case_status"):
                     owner = part.value.id if isinstance(part.value, ast.Name) else "?"
                     if (path.name, owner) not in _OTHER_STATUSES:
-                        found.append(f"{path}:{node.lineno} {owner}.{part.attr} =")
+                        # Only an Assign, AugAssign or AnnAssign has targets: a statement.
+                        found.append(f"{path}:{node.lineno} {owner}.{part.attr} =")  # type: ignore[attr-defined]
         if isinstance(node, ast.Call):
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
             if name == "set_status":

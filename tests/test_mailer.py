@@ -11,9 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import mailserver
 import pytest
-from mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 from sqlalchemy import select
 
 from service.mail.delivery import (
@@ -27,6 +25,9 @@ from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import LOCAL_TZ, utcnow
 from service.platform.db import get_database
 from service.platform.settings import MAIL_SESSION_INFO, MailSettings
+from tests import mailserver
+from tests.conftest import found
+from tests.mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 
 smtp = mailserver.smtp  # the fixture
 
@@ -110,6 +111,7 @@ def test_an_outage_loses_nothing_and_sends_each_mail_once_when_the_server_is_bac
     assert all(row.status == OutboxStatus.PENDING for row in stored)
     tried = [row for row in stored if row.attempts]
     assert len(tried) == 1 and tried[0].next_attempt_at > utcnow()
+    assert tried[0].last_error is not None
     assert "Connection refused" in tried[0].last_error or "Errno" in tried[0].last_error
     # The next run tries the next mail, not the one waiting out its backoff.
     assert send_due(db, clock=later(seconds=1)).attempted == 1
@@ -240,7 +242,7 @@ def test_two_workers_on_postgresql_never_send_one_mail_twice(db, world):
     finally:
         server.stop()
     assert all(process.returncode == 0 for process in workers), outputs
-    sent = [int(re.search(r"^sent (\d+), to retry", out, re.M).group(1)) for out in outputs]
+    sent = [int(found(r"^sent (\d+), to retry", out, re.M).group(1)) for out in outputs]
     assert all(count > 0 for count in sent), outputs  # both really worked at the same time
     assert sum(sent) == 30
     ids = inbox.message_ids()
@@ -249,10 +251,9 @@ def test_two_workers_on_postgresql_never_send_one_mail_twice(db, world):
 
 def test_an_invitation_link_is_never_readable_from_the_database(app, db, world, smtp, backend):
     """A link that opens an account is sealed in the outbox and erased once delivered."""
-    from conftest import add_staff
-
     from service.admin import invitations
     from service.models import Account, Role
+    from tests.conftest import add_staff
 
     admin = add_staff(app, world, "admin", Role.ADMIN, None)
     invitations.invite(

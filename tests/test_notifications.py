@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import mailserver
 import pytest
 from sqlalchemy import select, update
-from test_sentinel import Scenario, database_haystacks, find_leaks, mail_haystacks
 
 from service.cases.casework import add_reporter_message, open_case_with_receipt, reply_to_reporter
 from service.cases.intake import Submission, submit_case
@@ -18,7 +16,9 @@ from service.models import Account, Case, CaseKind, MailRun, MessageKind, Outbox
 from service.platform.clock import LOCAL_TZ, local_today, utcnow
 from service.platform.db import get_database
 from service.reporting.summaries import last_month, send_monthly_summary
+from tests import mailserver
 from tests.flows import file_report, open_report_form
+from tests.test_sentinel import Scenario, database_haystacks, find_leaks, mail_haystacks
 
 smtp = mailserver.smtp  # the fixture
 
@@ -194,7 +194,8 @@ def test_no_delivered_mail_carries_the_scenarios_content_or_the_reporters_addres
         kind="misconduct",
         identity="named",
         body=str(world.cd.id),
-        **{field: words[field] for field in ("title", "text", "name", "department", "contact")},
+        # form fields, never `files`
+        **{field: words[field] for field in ("title", "text", "name", "department", "contact")},  # type: ignore[arg-type]
         notify_email=NOTIFY,
     )
     assert response.status_code == 200 and receipt

@@ -8,8 +8,6 @@ import datetime as dt
 import io
 
 import pytest
-from casemaker import add_summary_recipients, make_case
-from conftest import add_staff, domain_session
 from docx import Document
 from sqlalchemy import func, select
 
@@ -31,6 +29,8 @@ from service.reporting.reports import (
     report_period,
     send_report_reminders,
 )
+from tests.casemaker import add_summary_recipients, make_case
+from tests.conftest import add_staff, domain_session
 
 D = dt.date
 YEAR_START = (10, 15)  # REPORT_YEAR_START's default

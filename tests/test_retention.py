@@ -6,10 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import add_staff, domain_session, get_csrf, log_in
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
-from test_sentinel import database_haystacks, file_haystacks, find_leaks
 
 from service.cases import retention
 from service.cases.casework import handler_case_view, reply_to_reporter
@@ -32,6 +30,8 @@ from service.platform.clock import local_today
 from service.platform.db import get_database
 from service.platform.errors import NotFound
 from tests.casefactory import file_case
+from tests.conftest import add_staff, domain_session, get_csrf, log_in
+from tests.test_sentinel import database_haystacks, file_haystacks, find_leaks
 
 # What summaries and reports count, per body, kind, status and month: computed with SQL.
 COUNTS = text(
@@ -87,6 +87,7 @@ def cases(app, db, world):
             text=f"Trả lời {name}",
         )
         if status is not None:
+            assert on is not None
             _close(db, filed.case.id, on, status)
         if status in (CaseStatus.CLOSED, CaseStatus.RESOLVED):
             draft_publication(
@@ -189,7 +190,9 @@ def test_apply_shreds_expired_cases_and_keeps_the_numbers(app, db, world, cases,
     assert len(find_leaks(database_haystacks(engine), kept_needles)) == len(kept_needles)
     if backend == "sqlite":
         # The file itself, with its write-ahead log: freed pages were zeroed (secure_delete).
-        database = Path(make_url(app.config["DATABASE_URL"]).database)
+        database_name = make_url(app.config["DATABASE_URL"]).database
+        assert database_name is not None
+        database = Path(database_name)
         files = file_haystacks(database.parent)
         assert not find_leaks(files, needles), find_leaks(files, needles)[:3]
         engine.dispose()

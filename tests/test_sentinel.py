@@ -10,8 +10,8 @@ the application wrote, not in the logs, not in the outbox; and no mail mentions 
 The scan is reusable: `needle_forms`, `find_leaks` and `assert_no_leaks` work on any bytes, the
 `*_haystacks` helpers collect the places to look (files, database, logs, outbox, a raw mail
 message as received over SMTP), and `Scenario` with `run_scenario` replays the whole story.
-Import them by name (`from test_sentinel import assert_no_leaks, ...`): importing only these
-names does not collect this module's tests a second time.
+Import them by name (`from tests.test_sentinel import assert_no_leaks, ...`): importing only
+these names does not collect this module's tests a second time.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import csrf_from, get_csrf, log_in
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
@@ -45,6 +44,7 @@ from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.sealing.casefiles import CHUNK_SIZE
 from service.web.forms import KIND_LABELS
+from tests.conftest import csrf_from, get_csrf, log_in
 
 # --- the reusable scan -------------------------------------------------------------------------
 
@@ -206,6 +206,7 @@ def mail_haystacks(raw: bytes, name: str = "mail") -> dict[str, bytes]:
         if part.is_multipart():
             continue
         payload = part.get_payload(decode=True) or b""
+        assert isinstance(payload, bytes)  # decoded, as a part that is not multipart is
         haystacks[f"{name} (part {index}, {part.get_content_type()})"] = payload
         if part.get_content_maintype() == "text":
             decoded = part.get_content()
@@ -466,7 +467,9 @@ def test_no_plaintext_at_rest_in_logs_or_mail(app: Flask, world, caplog, tmp_pat
     # Everything else the app may have written (its instance folder) lies under tmp_path too.
     files = file_haystacks(tmp_path)
     if backend == "sqlite":
-        database = Path(make_url(app.config["DATABASE_URL"]).database)
+        database_name = make_url(app.config["DATABASE_URL"]).database
+        assert database_name is not None
+        database = Path(database_name)
         assert database.parent == tmp_path
         assert {database.name, f"{database.name}-wal", f"{database.name}-shm"} <= set(files)
     if files:

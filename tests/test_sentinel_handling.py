@@ -16,7 +16,10 @@ import re
 import secrets
 
 from flask import Flask
-from test_sentinel import (
+
+from service.platform.db import get_database
+from tests.conftest import csrf_from, found, get_csrf
+from tests.test_sentinel import (
     _client,
     _login,
     _page,
@@ -27,9 +30,6 @@ from test_sentinel import (
     log_haystacks,
     outbox_haystacks,
 )
-
-from service.platform.db import get_database
-from tests.conftest import csrf_from, get_csrf
 
 CASE_LINK = re.compile(r'href="/board/cases/([0-9a-f]{32})"')
 
@@ -90,7 +90,7 @@ def _reporter_post(reporter, path: str, **data) -> None:
 def run_handling(app: Flask, world, words: dict[str, str], approved: str) -> None:
     reporter = _file(app, world, words["title"], words["text"])
     cd_handler, cd_chair = _login(app, world["cd_handler"]), _login(app, world["cd_chair"])
-    case_id = CASE_LINK.search(_page(cd_handler, "/board/")).group(1)
+    case_id = found(CASE_LINK, _page(cd_handler, "/board/")).group(1)
     url = f"/board/cases/{case_id}"
 
     _post(cd_chair, f"{url}/assign", assignee=world["cd_handler"].account.id)
@@ -112,7 +112,7 @@ def run_handling(app: Flask, world, words: dict[str, str], approved: str) -> Non
     _post(ttnd_handler, f"{url}/publication", text=words["first draft"])
     _post(ttnd_handler, f"{url}/publication", text=approved)
     chair_page = _page(ttnd_chair, url)
-    draft = re.search(r'/publication/(\d+)/approve"', chair_page).group(1)
+    draft = found(r'/publication/(\d+)/approve"', chair_page).group(1)
     _post(ttnd_chair, f"{url}/publication/{draft}/approve", revision="2")
     assert approved in _page(_client(app), "/results")
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from service.models import ReporterSession, StaffSession
 from service.people.sessions import (
+    OpenStaffSession,
     ReporterAccess,
     SessionToken,
     StaffSessionPolicy,
@@ -32,6 +33,7 @@ def test_the_staff_session_row_holds_the_private_key_only_sealed(db, world):
     assert private_key not in row.sealed
     assert row.id != cookie.split(".")[0]  # the database keeps a hash of the id only
     opened = load_staff_session(db, cookie, POLICY, T0 + dt.timedelta(minutes=5))
+    assert isinstance(opened, OpenStaffSession)
     assert opened.private_key == private_key and opened.account.id == staff.account.id
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import mailserver
 import pytest
-from casemaker import add_summary_recipients, make_case
 from sqlalchemy import func, select
 
 from service.admin.organisations import create_organisation
@@ -24,6 +22,8 @@ from service.reporting.summaries import (
     send_monthly_summary,
 )
 from service.sealing.profiles import FAST
+from tests import mailserver
+from tests.casemaker import add_summary_recipients, make_case
 
 smtp = mailserver.smtp  # the fixture
 
@@ -161,6 +161,7 @@ def test_the_organisations_totals_and_medians(db, world):
     seed(db, world)
     table = build_table(db, world.organisation, [OCTOBER, previous_month(OCTOBER)], TODAY)
     total = table.total
+    assert total is not None
     assert [total.counts[m][0].text for m in ("received", "acknowledged_on_time", "resolved")] == [
         "10",
         "9",
@@ -189,6 +190,7 @@ def test_the_organisations_totals_and_medians(db, world):
 def test_no_hidden_cell_can_be_worked_out_from_a_shown_total(db, world):
     seed(db, world)
     table = build_table(db, world.organisation, [OCTOBER, previous_month(OCTOBER)], TODAY)
+    assert table.total is not None
     for metric in ("received", "acknowledged_on_time", "resolved", "not_accepted"):
         for period in (0, 1):
             lines = [[row.counts[metric][period] for row in s.rows] for s in table.sections]

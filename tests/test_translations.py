@@ -76,7 +76,8 @@ def _translation(catalog: Catalog, msgid: str) -> str:
     if message is None or message.fuzzy:
         return ""
     strings = message.string if isinstance(message.string, tuple) else (message.string,)
-    return strings[0] if all(s.strip() for s in strings) else ""
+    # A catalog read from a .po file holds a str, or for a plural a tuple of str: never None.
+    return strings[0] if all(s.strip() for s in strings) else ""  # type: ignore[union-attr,return-value]
 
 
 # --- the catalogs --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import re
 
 import pyotp
 import pytest
-from conftest import add_staff, csrf_from, domain_session, get_csrf, log_in
 from sqlalchemy import select
 
 from service.mail.outbox import delivery_bodies
@@ -21,6 +20,7 @@ from service.platform.errors import LoginFailed
 from service.platform.settings import SERVER_SECRET_INFO
 from service.sealing import staff_keys
 from service.sealing.profiles import FAST
+from tests.conftest import add_staff, csrf_from, domain_session, found, get_csrf, log_in
 
 POLICY = StaffSessionPolicy(idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=8))
 STRONG = "một câu mật khẩu đủ dài"
@@ -69,7 +69,7 @@ def invite(app, world, email="moi@homthu.test", role="handler", body=None) -> st
     assert response.status_code == 302, text_of(response)
     with domain_session(app) as db:
         mail = db.scalars(select(OutboxMessage).where(OutboxMessage.recipient == email)).one()
-        return re.search(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
+        return found(r"/board/invite/([\w-]+)", delivery_bodies(mail)[0]).group(1)
 
 
 def accept(client, token, password=STRONG, confirm=None):
@@ -99,9 +99,10 @@ def test_an_invited_handler_sets_a_password_then_enrols_with_a_server_drawn_qr_c
     assert page.status_code == 200
     assert re.search(r'<img class="qr" src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+"', html)
     assert "<script" not in html
-    secret = SECRET_ON_PAGE.search(html).group(1).replace(" ", "")
+    secret = found(SECRET_ON_PAGE, html).group(1).replace(" ", "")
     with domain_session(app) as db:
         account = db.scalar(select(Account).where(Account.email == "moi@homthu.test"))
+        assert account is not None and account.totp_secret_ct is not None
         assert secret.encode() not in account.totp_secret_ct  # sealed, never in clear
         assert not account.totp_enrolled
 
@@ -117,6 +118,7 @@ def test_an_invited_handler_sets_a_password_then_enrols_with_a_server_drawn_qr_c
     assert client.get("/board/").status_code == 200  # a full session, with a new id
     with domain_session(app) as db:
         account = db.scalar(select(Account).where(Account.email == "moi@homthu.test"))
+        assert account is not None
         assert account.totp_enrolled
         stored = " ".join(row.code_hash for row in db.scalars(select(twofactor.RecoveryCode)))
         assert not any(code.replace("-", "") in stored for code in codes)
@@ -128,7 +130,7 @@ def test_the_enrolment_session_is_a_different_session_from_the_full_one(app, wor
     accept(client, token)
     setup_cookie = client.get_cookie(STAFF_COOKIE).value
     html = text_of(client.get("/board/two-factor"))
-    secret = SECRET_ON_PAGE.search(html).group(1).replace(" ", "")
+    secret = found(SECRET_ON_PAGE, html).group(1).replace(" ", "")
     client.post(
         "/board/two-factor",
         data={"csrf_token": csrf_from(html), "code": pyotp.TOTP(secret).now()},
@@ -144,6 +146,7 @@ def test_a_password_set_without_confirming_the_code_leads_back_to_the_set_up(app
     accept(app.test_client(), token)
     with domain_session(app) as db:
         account = db.scalar(select(Account).where(Account.email == "moi@homthu.test"))
+        assert account is not None
     staff = type("S", (), {"email": account.email, "password": STRONG, "code": lambda s: ""})()
     client = app.test_client()
     response = post_login(client, staff, code="")
@@ -274,7 +277,7 @@ def test_every_kind_of_failure_gets_the_same_message_and_status(app, world):
         "malformed code": post_login(client, staff, code="abc"),
     }
     with domain_session(app) as db:
-        db.get(Account, staff.account.id).locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(
+        db.get_one(Account, staff.account.id).locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(
             minutes=5
         )
         db.commit()
@@ -287,7 +290,8 @@ def test_every_kind_of_failure_gets_the_same_message_and_status(app, world):
 def test_failures_lock_the_account_for_growing_times_and_a_success_clears_them(db, world, app):
     assert [lock_after(n) for n in range(1, 5)] == [None] * 4
     locks = [lock_after(n) for n in range(5, 14)]
-    assert locks == sorted(locks) and locks[0] == dt.timedelta(seconds=30)
+    # From the fifth failure on, each one locks: no None among them.
+    assert locks == sorted(locks) and locks[0] == dt.timedelta(seconds=30)  # type: ignore[type-var]
     assert locks[-1] == dt.timedelta(hours=1)
 
     staff = world["cd_handler"]
@@ -388,7 +392,7 @@ def test_changing_the_password_ends_every_session_and_keeps_every_case(app, worl
     assert ended.status_code == 401
     assert "mật khẩu mới" in text_of(ended) or "new password" in text_of(ended)
     with domain_session(app) as db:
-        account = db.get(Account, staff.account.id)
+        account = db.get_one(Account, staff.account.id)
         assert staff_keys.unlock_private_key(account.wrapped_private_key, STRONG) == (
             staff.private_key()
         )
@@ -442,7 +446,9 @@ def test_the_demo_totp_command_prints_a_working_code_and_is_refused_in_productio
     code = result.output.split()[0]
     with domain_session(app) as db:
         account = db.scalar(select(Account).where(Account.email == "minh.cd@demo.invalid"))
+        assert account is not None
         secret = twofactor.open_secret(account)
+    assert secret is not None
     assert pyotp.TOTP(secret).verify(code, valid_window=1)
     app.config["HOMTHU_ENV"] = "production"
     refused = runner.invoke(args=["demo", "totp", "minh.cd@demo.invalid"])

@@ -24,7 +24,7 @@ MARK = "test.unit_of_work"
 
 def _count_marks(app: Flask) -> int:
     with domain_session(app) as db:
-        return db.scalar(select(func.count()).where(AuditEvent.action == MARK))
+        return db.scalars(select(func.count()).where(AuditEvent.action == MARK)).one()
 
 
 def _add_mark_route(app: Flask, world) -> None:
@@ -101,7 +101,7 @@ def test_a_failed_login_is_counted_although_the_request_answers_4xx(app, world, 
     )
     assert 400 <= response.status_code < 500
     with domain_session(app) as db:
-        assert db.get(Account, staff.account.id).failed_logins == 1
+        assert db.get_one(Account, staff.account.id).failed_logins == 1
         failures = select(func.count()).where(AuditEvent.action == "staff.login_failed")
         assert db.scalar(failures) == 1
 

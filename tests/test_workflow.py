@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from typing import cast
 
 import pytest
 from sqlalchemy import func, select, update
@@ -70,7 +71,7 @@ class FakeCase:
 )
 def test_every_action_status_and_role(action, status, role):
     sources, target, roles = EXPECTED[action]
-    case = FakeCase(status)
+    case = cast(Case, FakeCase(status))  # the lifecycle reads only its status
     if role not in roles:
         with pytest.raises(RoleNotPermitted):
             check_transition(case, action, role)
@@ -91,13 +92,16 @@ def test_the_table_in_the_code_is_the_table_of_the_design():
 
 
 def test_allowed_actions_lists_what_the_page_may_offer():
-    assert allowed_actions(FakeCase(S.NEW), "handler") == [Action.ACKNOWLEDGE, Action.TRANSFER]
-    assert allowed_actions(FakeCase(S.NEW), "chair") == [
+    assert allowed_actions(cast(Case, FakeCase(S.NEW)), "handler") == [
+        Action.ACKNOWLEDGE,
+        Action.TRANSFER,
+    ]
+    assert allowed_actions(cast(Case, FakeCase(S.NEW)), "chair") == [
         Action.ACKNOWLEDGE,
         Action.DECLINE,
         Action.TRANSFER,
     ]
-    assert allowed_actions(FakeCase(S.CLOSED), "handler") == []
+    assert allowed_actions(cast(Case, FakeCase(S.CLOSED)), "handler") == []
 
 
 # --- through the domain functions, on a real database ---------------------------------------
