@@ -106,7 +106,10 @@ class HomthuRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        return EncryptedSpool(current_app.config["MAX_ATTACHMENT_BYTES"])  # type: ignore[return-value]
+        # EncryptedSpool is a file-like object that Werkzeug only writes to, seeks and reads;
+        # it does not subclass IO[bytes], whose full interface Werkzeug never uses.
+        spool = EncryptedSpool(current_app.config["MAX_ATTACHMENT_BYTES"])
+        return spool  # type: ignore[return-value]
 
 
 class SpooledUpload:
