@@ -4,6 +4,7 @@ throttling with one message for every failure, sessions that end when the passwo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pyotp
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from service.mail.outbox import delivery_bodies
 from service.models import Account, AuditEvent, Invitation, OutboxMessage, Role, StaffSession
 from service.people import accounts, twofactor
-from service.people.accounts import lock_after
+from service.people.accounts import LONGEST_DELAY, delay_after
 from service.people.passwords import password_problems
 from service.people.sessions import STAFF_COOKIE, StaffSessionPolicy
 from service.platform.errors import LoginFailed
@@ -276,70 +277,123 @@ def test_every_kind_of_failure_gets_the_same_message_and_status(app, world):
         "wrong code": post_login(client, staff, code="123456"),
         "malformed code": post_login(client, staff, code="abc"),
     }
-    with domain_session(app) as db:
-        db.get_one(Account, staff.account.id).locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(
-            minutes=5
-        )
-        db.commit()
-    failures["locked, right code"] = post_login(client, staff, code=staff.login_code(app))
     assert {r.status_code for r in failures.values()} == {401}
     messages = {name: failure_message(r) for name, r in failures.items()}
     assert len(set(messages.values())) == 1, messages
+    assert all("Retry-After" not in r.headers for r in failures.values())
 
 
-def test_failures_lock_the_account_for_growing_times_and_a_success_clears_them(db, world, app):
-    assert [lock_after(n) for n in range(1, 5)] == [None] * 4
-    locks = [lock_after(n) for n in range(5, 14)]
-    # From the fifth failure on, each one locks: no None among them.
-    assert locks == sorted(locks) and locks[0] == dt.timedelta(seconds=30)  # type: ignore[type-var]
-    assert locks[-1] == dt.timedelta(hours=1)
+def test_during_the_wait_the_page_says_how_long_whatever_the_password(app, world):
+    staff = world["cd_handler"]
+    client = app.test_client()
+    with domain_session(app) as db:
+        db.get_one(Account, staff.account.id).locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(
+            seconds=30
+        )
+        db.commit()
+    waiting = {
+        "right password and code": post_login(client, staff, code=staff.login_code(app)),
+        "wrong password": post_login(client, staff, password="wrong password 123"),
+    }
+    assert {r.status_code for r in waiting.values()} == {401}
+    messages = {name: failure_message(r) for name, r in waiting.items()}
+    for name, message in messages.items():
+        wait = re.search(r"chờ (\d+) giây", message)  # Vietnamese: "wait N seconds"
+        assert wait and 1 <= int(wait.group(1)) <= 30, (name, message)
+        assert waiting[name].headers["Retry-After"] == wait.group(1)
+    # Nothing tells a right password from a wrong one (the seconds may tick between the two).
+    assert len({re.sub(r"\d+", "N", m) for m in messages.values()}) == 1, messages
+    with domain_session(app) as db:
+        assert db.get_one(Account, staff.account.id).failed_logins == 2  # both were counted
 
+
+def test_the_wait_grows_with_each_failure_and_is_capped_at_a_minute():
+    assert [delay_after(n) for n in range(0, 4)] == [dt.timedelta(0)] * 4
+    assert [delay_after(n).total_seconds() for n in range(4, 10)] == [5, 10, 20, 40, 60, 60]
+    assert LONGEST_DELAY == dt.timedelta(seconds=60)
+    assert delay_after(10_000) == LONGEST_DELAY
+
+
+def _attempt(db, world, staff, password, at, code=""):
+    return accounts.log_in(
+        db, world.organisation, staff.email, password, code, profile=FAST, policy=POLICY, now=at
+    )
+
+
+def test_many_failures_never_lock_the_account_out(db, world):
+    """Fifty wrong passwords, each once the wait is over: the right ones still log in after."""
+    staff = world["cd_handler"]
+    at = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
+    for _ in range(50):
+        with pytest.raises(LoginFailed):
+            _attempt(db, world, staff, "wrong", at)
+        account = db.get_one(Account, staff.account.id)
+        assert account.locked_until is None or account.locked_until - at <= LONGEST_DELAY
+        at = account.locked_until or at
+    account = db.get_one(Account, staff.account.id)
+    assert account.failed_logins == 50
+    assert account.locked_until == at  # the last failure's wait: one minute, no more
+    code = twofactor.current_code(staff.totp_secret, at)
+    result = _attempt(db, world, staff, staff.password, at, code)
+    assert result.second_factor == "totp"
+    account = db.get_one(Account, staff.account.id)
+    assert account.failed_logins == 0 and account.locked_until is None
+
+
+def test_attempts_during_the_wait_are_counted_and_refused_without_hashing(db, world, monkeypatch):
     staff = world["cd_handler"]
     start = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
-    for attempt in range(5):
+    for attempt in range(4):
         with pytest.raises(LoginFailed):
-            accounts.log_in(
-                db,
-                world.organisation,
-                staff.email,
-                "wrong",
-                "",
-                profile=FAST,
-                policy=POLICY,
-                now=start + dt.timedelta(seconds=attempt),
-            )
-    account = db.get(Account, staff.account.id)
-    assert account.failed_logins == 5
-    assert account.locked_until == start + dt.timedelta(seconds=4 + 30)
-    right_code = twofactor.current_code(staff.totp_secret, start + dt.timedelta(seconds=10))
-    with pytest.raises(LoginFailed):  # locked: even the right password and code fail
-        accounts.log_in(
-            db,
-            world.organisation,
-            staff.email,
-            staff.password,
-            right_code,
-            profile=FAST,
-            policy=POLICY,
-            now=start + dt.timedelta(seconds=10),
-        )
-    assert db.get(Account, staff.account.id).failed_logins == 5  # not counted while locked
-    later = start + dt.timedelta(seconds=40)
-    result = accounts.log_in(
-        db,
-        world.organisation,
-        staff.email,
-        staff.password,
-        twofactor.current_code(staff.totp_secret, later),
-        profile=FAST,
-        policy=POLICY,
-        now=later,
+            _attempt(db, world, staff, "wrong", start + dt.timedelta(seconds=attempt))
+    account = db.get_one(Account, staff.account.id)
+    assert account.failed_logins == 4
+    not_before = start + dt.timedelta(seconds=3 + 5)
+    assert account.locked_until == not_before
+
+    hashed: list[str] = []
+    real_check, real_unlock = staff_keys.check_password, staff_keys.unlock_private_key
+    monkeypatch.setattr(
+        staff_keys, "check_password", lambda *a: hashed.append("check") or real_check(*a)
     )
+    monkeypatch.setattr(
+        staff_keys, "unlock_private_key", lambda *a: hashed.append("unlock") or real_unlock(*a)
+    )
+    during = start + dt.timedelta(seconds=5)
+    right_code = twofactor.current_code(staff.totp_secret, during)
+    refusals = []
+    for password, code in [(staff.password, right_code), ("wrong", ""), (staff.password, "")]:
+        with pytest.raises(LoginFailed) as refused:
+            _attempt(db, world, staff, password, during, code)
+        refusals.append(refused.value)
+    assert hashed == []  # refused before any Argon2id, right password or wrong
+    assert {r.retry_after for r in refusals} == {3}
+    assert len({str(r.message) for r in refusals}) == 1
+    account = db.get_one(Account, staff.account.id)
+    assert account.failed_logins == 7  # every attempt during the wait counted ...
+    assert account.locked_until == not_before  # ... without moving the end of the wait
+
+    result = _attempt(db, world, staff, staff.password, not_before, right_code)
     assert result.second_factor == "totp"
-    account = db.get(Account, staff.account.id)
+    assert hashed == ["check", "unlock"]
+    account = db.get_one(Account, staff.account.id)
     assert account.failed_logins == 0 and account.locked_until is None
     failed = db.scalars(select(AuditEvent).where(AuditEvent.action == "staff.login_failed")).all()
-    assert len(failed) == 5
+    assert [json.loads(e.details)["throttled"] for e in failed] == [False] * 4 + [True] * 3
+
+
+def test_a_failure_after_the_wait_waits_the_longer_delay_its_count_calls_for(db, world):
+    staff = world["cd_handler"]
+    start = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
+    for attempt in range(4):
+        with pytest.raises(LoginFailed):
+            _attempt(db, world, staff, "wrong", start)
+    # 4 failures: 5 s; the attempts during it counted (failures 2-4 here came at `start` too).
+    after = start + dt.timedelta(seconds=5)
+    with pytest.raises(LoginFailed) as refused:
+        _attempt(db, world, staff, "wrong", after)
+    assert refused.value.retry_after == 10
+    assert db.get_one(Account, staff.account.id).locked_until == after + dt.timedelta(seconds=10)
 
 
 def test_a_recovery_code_logs_in_once(app, world):

@@ -5,6 +5,7 @@ Organisations and their bodies are set up by `service.admin.organisations`."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 from typing import NoReturn
@@ -95,20 +96,32 @@ def _absent_hash(profile: KdfProfile) -> str:
     return _ABSENT_HASH_CACHE[key]
 
 
-# Throttling: four failures are free; from the fifth on, each failure locks the account for a
-# doubling time (30 s, 1 min, 2 min, ... at most 1 h). An attempt while locked is refused with
-# the same message as any other failure and does not lengthen the lock.
-FREE_FAILURES = 4
-FIRST_LOCK = dt.timedelta(seconds=30)
-LONGEST_LOCK = dt.timedelta(hours=1)
+# Throttling, never a lockout: three failures in a row are free; from the fourth on, each
+# failure makes the account wait before its next check — 5 s, 10 s, 20 s, 40 s, then 60 s at
+# most, however many failures follow. The wait is checked before any Argon2id runs, so an
+# attempt during it costs no hashing and answers alike for a right and a wrong password; it is
+# refused and counted (the next failure waits the longer delay) but does not move the end of the
+# wait, so no stream of requests can keep the account shut for more than a minute after its
+# last checked failure. The right password and code log in as soon as the wait is over.
+# `Account.locked_until` holds the end of the wait ("not before"), `failed_logins` the count.
+FREE_FAILURES = 3
+FIRST_DELAY = dt.timedelta(seconds=5)
+LONGEST_DELAY = dt.timedelta(seconds=60)
 
 
-def lock_after(failures: int) -> dt.timedelta | None:
-    """How long the account stays locked after its `failures`-th failure in a row."""
+def delay_after(failures: int) -> dt.timedelta:
+    """How long the account waits after its `failures`-th checked failure in a row."""
     if failures <= FREE_FAILURES:
-        return None
+        return dt.timedelta(0)
     doublings = min(failures - FREE_FAILURES - 1, 12)
-    return min(FIRST_LOCK * 2**doublings, LONGEST_LOCK)
+    return min(FIRST_DELAY * 2**doublings, LONGEST_DELAY)
+
+
+def _wait_left(not_before: dt.datetime | None, now: dt.datetime) -> int | None:
+    """Whole seconds (rounded up) until `not_before`, or None when there is no wait."""
+    if not_before is None or now >= not_before:
+        return None
+    return math.ceil((not_before - now).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -133,35 +146,33 @@ def log_in(
 ) -> LoginResult:
     """Check the password and the second step; open a server-side session with a new id.
 
-    Whatever fails — unknown email, wrong password, wrong or replayed code, a deactivated or
-    locked account — raises the same LoginFailed. The slow Argon2id checks run outside any
-    write lock; the account row is locked only for the quick second step, so one TOTP code
-    cannot be accepted twice by two concurrent requests.
+    Whatever fails — unknown email, wrong password, wrong or replayed code, a deactivated
+    account, an attempt during the account's wait — raises LoginFailed with one message (which
+    gives the wait, if any, never whether the password was right). The wait is checked first,
+    before any hashing. The slow Argon2id checks run outside any write lock; the account row is
+    locked only for the quick second step, so one TOTP code cannot be accepted twice by two
+    concurrent requests.
     """
     now = now or utcnow()
     found = db.execute(
-        select(Account.id, Account.password_hash, Account.wrapped_private_key).where(
-            Account.organisation_id == organisation.id, Account.email == normalise_email(email)
-        )
+        select(
+            Account.id, Account.password_hash, Account.wrapped_private_key, Account.locked_until
+        ).where(Account.organisation_id == organisation.id, Account.email == normalise_email(email))
     ).first()
     db.rollback()
     if found is None:
         staff_keys.check_password(password, _absent_hash(profile))
         raise LoginFailed()
-    private_key = None
-    if staff_keys.check_password(password, found.password_hash):
-        try:
-            private_key = staff_keys.unlock_private_key(found.wrapped_private_key, password)
-        except SealingError:
-            private_key = None
+    if _wait_left(found.locked_until, now) is not None:
+        _login_failed(db, found.id, now, throttled=True)
+    private_key = _unlock(found.password_hash, found.wrapped_private_key, password)
     account = db.execute(
         select(Account).where(Account.id == found.id).with_for_update()
     ).scalar_one()
-    if account.locked_until is not None and now < account.locked_until:
-        db.rollback()
-        raise LoginFailed()
+    if _wait_left(account.locked_until, now) is not None:  # a concurrent failure, meanwhile
+        _login_failed(db, account.id, now, throttled=True)
     if private_key is None or not account.active or account.password_hash != found.password_hash:
-        _login_failed(db, account, now)
+        _login_failed(db, account.id, now)
     stage, factor, left = sessions.FULL, None, None
     if account.totp_enrolled:
         factor = _second_factor(db, account, code, now)
@@ -183,6 +194,16 @@ def log_in(
     return LoginResult(account, cookie, stage, factor, left)
 
 
+def _unlock(password_hash: str, wrapped_private_key: bytes, password: str) -> bytes | None:
+    """The private key, if `password` is the account's (the Argon2id checks), else None."""
+    if not staff_keys.check_password(password, password_hash):
+        return None
+    try:
+        return staff_keys.unlock_private_key(wrapped_private_key, password)
+    except SealingError:
+        return None
+
+
 def _second_factor(db: Session, account: Account, code: str | None, now: dt.datetime) -> str:
     cleaned = twofactor.clean_code(code)
     secret = twofactor.open_secret(account)
@@ -190,28 +211,41 @@ def _second_factor(db: Session, account: Account, code: str | None, now: dt.date
         return "totp"
     if twofactor.use_recovery_code(db, account, cleaned, now):
         return "recovery_code"
-    _login_failed(db, account, now)
+    _login_failed(db, account.id, now)
 
 
-def _login_failed(db: Session, account: Account, now: dt.datetime) -> NoReturn:
-    """Count the failure (and lock if it is one too many), commit that alone, refuse."""
+def _login_failed(
+    db: Session, account_id: int, now: dt.datetime, *, throttled: bool = False
+) -> NoReturn:
+    """Count the failure, commit that alone, refuse.
+
+    A checked failure (`throttled` False) starts the wait its count calls for; an attempt
+    refused during the wait is counted but leaves the wait's end where it is.
+    """
     db.rollback()  # nothing of the attempt but the count is kept (e.g. no spent code)
     account = db.execute(
-        select(Account).where(Account.id == account.id).with_for_update()
+        select(Account).where(Account.id == account_id).with_for_update()
     ).scalar_one()
     account.failed_logins += 1
-    lock = lock_after(account.failed_logins)
-    account.locked_until = now + lock if lock else None
+    if not throttled:
+        delay = delay_after(account.failed_logins)
+        account.locked_until = now + delay if delay else None
+    wait = _wait_left(account.locked_until, now)
     record_event(
         db,
         organisation_id=account.organisation_id,
         action="staff.login_failed",
         actor=Actor.system(),
-        details={"account": account.id, "failures": account.failed_logins, "locked": bool(lock)},
+        details={
+            "account": account.id,
+            "failures": account.failed_logins,
+            "throttled": throttled,
+            "wait_seconds": wait or 0,
+        },
         now=now,
     )
     db.commit()  # unit-of-work exception: failed-login (see unit_of_work.py)
-    raise LoginFailed()
+    raise LoginFailed(retry_after=wait)
 
 
 def confirm_enrolment(

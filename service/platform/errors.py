@@ -60,13 +60,26 @@ class InvalidSubmission(DomainError):
 
 
 class LoginFailed(DomainError):
-    """One message for every failure: unknown email, wrong password or code, locked account."""
+    """One message for every failure: unknown email, wrong password or code, an attempt during
+    the account's wait. When the account must wait, the message says how long (`retry_after`,
+    in seconds) — the same for a right and a wrong password."""
 
     status_code = 401
     default_message = _l(
         "The email, password or code is not correct, or there were too many attempts. "
-        "Check them, wait a few minutes if you tried several times, and try again."
+        "Check them and try again."
     )
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        message = None
+        if retry_after:
+            message = _l(
+                "The email, password or code is not correct, or there were too many attempts. "
+                "Wait %(seconds)d seconds, then try again.",
+                seconds=retry_after,
+            )
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CodeRejected(DomainError):

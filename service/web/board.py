@@ -114,7 +114,9 @@ def login():
             policy=staff_session_policy(),
         )
     except LoginFailed as failed:
-        return render_login(form, 401, failed.message)
+        page, status = render_login(form, 401, failed.message)
+        headers = {"Retry-After": str(failed.retry_after)} if failed.retry_after else {}
+        return page, status, headers
     target = landing_url(result.account.role, result.stage)
     if result.stage == FULL:
         target = safe_next(request.args.get("next"), target)
