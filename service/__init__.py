@@ -73,10 +73,10 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
-    # Registered before CSRFProtect's own check, so it runs first: a filing's Argon2id starts
-    # at once and overlaps the CSRF check, the form and everything else (see public.py).
-    app.before_request(start_filing_receipt)
     csrf.init_app(app)
+    # Registered after CSRFProtect's own check, so only a filing with a valid token and session
+    # cookie starts its Argon2id; it still overlaps the form, the routing and the writes.
+    app.before_request(start_filing_receipt)
     mailer.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # it would hash the client's address into a cookie

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
 import pytest
 
+from service.cases.intake import PendingReceipt
 from service.people.sessions import REPORTER_COOKIE
+from service.sealing import receipts
+from service.web import public
 from tests.conftest import csrf_from, found
 from tests.flows import file_report, follow_up, open_report_form
 
@@ -171,3 +176,63 @@ def test_step_two_without_step_one_goes_back_to_step_one(client):
 def test_tampered_choices_in_step_two_are_refused(client):
     response, receipt = file_report(client, body="424242")
     assert response.status_code == 400 and receipt is None
+
+
+@pytest.fixture
+def derivations(monkeypatch) -> list[str]:
+    """The receipts derived while the test runs (counted where the service calls Argon2id)."""
+    calls: list[str] = []
+    original = receipts.derive_reporter_keys
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(receipts, "derive_reporter_keys", counting)
+    return calls
+
+
+def _filing_fields(**fields: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": "problem", "identity": "anonymous", "body": "auto"}
+    data.update(title="Tiêu đề", text="Nội dung", attachments=[], **fields)
+    return data
+
+
+@pytest.mark.parametrize("sender", ["no cookie, no token", "a token without its cookie", "wrong"])
+def test_a_filing_without_a_valid_csrf_token_costs_no_derivation(app, derivations, sender):
+    """Argon2id is the whole cost of a filing: a forged or cookieless POST must not start it."""
+    other = app.test_client()
+    token = csrf_from(open_report_form(other).get_data(as_text=True))
+    client = app.test_client()
+    fields = {
+        "no cookie, no token": {},
+        "a token without its cookie": {"csrf_token": token},  # signed, but not this session's
+        "wrong": {"csrf_token": "not-a-token"},
+    }[sender]
+    if sender == "wrong":
+        open_report_form(client)  # this client has a session cookie
+    response = client.post(
+        "/report/write", data=_filing_fields(**fields), content_type="multipart/form-data"
+    )
+    assert response.status_code == 400
+    assert "Biểu mẫu đã hết hạn" in text_of(response)  # the CSRF page, in Vietnamese
+    # A derivation would have been running by now: PendingReceipt waits for its thread to start.
+    time.sleep(0.1)
+    assert derivations == []
+
+
+def test_a_valid_filing_costs_exactly_one_derivation_started_ahead_of_the_view(
+    client, derivations, monkeypatch
+):
+    started: list[object] = []
+
+    class Spy(PendingReceipt):
+        def __init__(self, *args, **kwargs) -> None:
+            started.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(public, "PendingReceipt", Spy)  # what the before_request starts
+    response, receipt = file_report(client)
+    assert response.status_code == 200 and receipt
+    assert len(derivations) == 1
+    assert len(started) == 1  # the overlap is kept: the view's filing used the early one

@@ -166,14 +166,18 @@ def _render_report_form(form: ReportForm, status: int = 200):
 
 
 def start_filing_receipt() -> None:
-    """before_request, ahead of the CSRF check: a filing's receipt starts deriving at once.
+    """before_request, after the CSRF check: a filing's receipt starts deriving at once.
 
-    The derivation is the whole cost of a filing; started here it overlaps the CSRF check,
-    the form and the writes. A refused request lets it finish unused — no more work than the
-    follow-up page does for any receipt typed in — and the application's executor bounds how
+    The derivation is the whole cost of a filing; started here it overlaps the form's
+    validation, the routing and the writes. It starts only once CSRFProtect has passed the
+    request (`g.csrf_valid`): a forged or cookieless POST costs no more than any other refused
+    one. Checking the token means parsing the multipart body first — the derivation cannot
+    overlap the upload's arrival — but that parse happens anyway, and with attachments the
+    sealing and storing that follow take far longer than one derivation. A filing refused later
+    (an invalid form) lets its derivation finish unused; the application's executor bounds how
     many run at once.
     """
-    if request.endpoint == "public.write" and request.method == "POST":
+    if request.endpoint == "public.write" and request.method == "POST" and g.get("csrf_valid"):
         g.pending_receipt = PendingReceipt(
             current_organisation(), current_app.extensions["homthu.receipts"]
         )
