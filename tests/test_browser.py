@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import csrf_from
+from conftest import csrf_from, form_token_from
 from flask import Flask
 from flask_babel import force_locale
 from live_server import LiveServer, chromium, serve
@@ -278,6 +278,7 @@ def test_a_file_with_a_vietnamese_name_downloads_over_real_http(app: Flask, worl
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             **dict(pair.split("=") for pair in choice.split("&")),
             "title": "Biên bản họp",
             "text": "Xem tệp đính kèm.",

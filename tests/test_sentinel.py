@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import csrf_from, get_csrf, log_in
+from conftest import csrf_from, form_token_from, get_csrf, log_in
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
@@ -351,6 +351,7 @@ def run_reporter_part(app: Flask, world, s: Scenario) -> tuple[str, str, FlaskCl
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             "kind": "misconduct",
             "body": cd,
             "identity": "named",

@@ -29,7 +29,7 @@ from test_sentinel import (
 )
 
 from service.platform.db import get_database
-from tests.conftest import csrf_from, get_csrf
+from tests.conftest import csrf_from, form_token_from, get_csrf
 
 CASE_LINK = re.compile(r'href="/board/cases/([0-9a-f]{32})"')
 
@@ -65,6 +65,7 @@ def _file(app: Flask, world, title: str, text: str):
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             "kind": "problem",
             "body": str(world.cd.id),
             "identity": "anonymous",

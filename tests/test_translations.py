@@ -31,6 +31,7 @@ SAME_IN_VIETNAMESE = {"Email"}
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa%]|%")
 LANG_ATTRIBUTE = re.compile(r"<html[^>]*\blang=\"([^\"]*)\"")
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+FORM_TOKEN_INPUT = re.compile(r'name="form_token"[^>]*value="([^"]+)"')
 
 
 def _po_path(locale: str) -> Path:
@@ -233,6 +234,7 @@ def test_a_form_error_from_wtforms_is_in_vietnamese(compiled, world, client, vi_
         "/report/write",
         data={
             "csrf_token": token.group(1),
+            "form_token": FORM_TOKEN_INPUT.search(html).group(1),
             "kind": "suggestion",
             "identity": "named",
             "body": "auto",

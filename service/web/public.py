@@ -33,6 +33,7 @@ from service.cases.intake import (
     Submission,
     active_bodies,
     handlers_of,
+    spend_form_token,
     submit_case,
 )
 from service.cases.publication import published_results
@@ -74,6 +75,7 @@ from service.web.forms import (
     choice_label,
     chosen_files,
 )
+from service.web.once import issue_form_token, read_form_token
 from service.web.uploads import SpooledUpload
 
 bp = Blueprint("public", __name__)
@@ -186,8 +188,20 @@ def write():
     if form is None:  # step 1 was skipped or tampered with: start it again
         args: dict[str, Any] = request.args.to_dict()  # the first value of each, as ** gave
         return redirect(url_for("public.choose", **args))
-    if request.method == "GET" or not form.validate():
-        return _render_report_form(form, 200 if request.method == "GET" else 400)
+    if request.method == "GET":
+        form.form_token.data = issue_form_token()
+        return _render_report_form(form)
+    once = read_form_token(form.form_token.data)
+    if once is None:  # no token, a forged one, or a form shown days ago: check it, send anew
+        form.validate()
+        form.form_token.data = issue_form_token()
+        form.form_errors.append(_("This form was open too long. Check it and send it again."))
+        return _render_report_form(form, 400)
+    if not form.validate():
+        return _render_report_form(form, 400)
+    # Spent in the filing's transaction: committed with the case, or not at all.
+    if not spend_form_token(get_db(), once.digest, once.purge_after):
+        return render_template("public/already_sent.html"), 409
     pending = g.pop("pending_receipt", None)  # started by start_filing_receipt
     filed = submit_case(get_db(), current_organisation(), _submission(form), pending=pending)
     return render_template(
