@@ -173,7 +173,9 @@ def start_filing_receipt() -> None:
     The derivation is the whole cost of a filing; started here it overlaps the CSRF check,
     the form and the writes. A refused request lets it finish unused — no more work than the
     follow-up page does for any receipt typed in — and the application's executor bounds how
-    many run at once.
+    many run at once. A form sent a second time (service/web/once.py) is refused only in the
+    view, so it too costs one derivation: checking its token here would parse the body and
+    ask the database before every filing's derivation could start.
     """
     if request.endpoint == "public.write" and request.method == "POST":
         g.pending_receipt = PendingReceipt(
