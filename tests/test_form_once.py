@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
+import time
 
 import pytest
 from flask import Flask
@@ -82,8 +83,18 @@ def test_two_forms_from_one_browser_each_file_once(app, client):
     assert counts(app)[0] == before[0] + 2
 
 
-def test_a_double_click_sent_at_the_same_moment_files_one_case(app, client, backend):
-    """Both sendings race (on PostgreSQL really at once): one files, the other is told."""
+def test_a_double_click_sent_at_the_same_moment_files_one_case(app, client, monkeypatch):
+    """Both sendings race; the first holds its filing open before committing, so the second
+    spends the token while the first's row is uncommitted (on PostgreSQL it waits for it; on
+    SQLite for the write lock): one files, the other is told."""
+    real = service.web.public.submit_case
+
+    def slow_to_commit(*args, **kwargs):
+        filed = real(*args, **kwargs)
+        time.sleep(0.5)
+        return filed
+
+    monkeypatch.setattr(service.web.public, "submit_case", slow_to_commit)
     before = counts(app)
     fields = report_form(client)
     other = app.test_client()

@@ -194,16 +194,25 @@ def write():
         form.form_token.data = issue_form_token()
         return _render_report_form(form)
     once = read_form_token(form.form_token.data)
-    if once is None:  # no token, a forged one, or a form shown days ago: check it, send anew
-        form.validate()
-        form.form_token.data = issue_form_token()
-        form.form_errors.append(_("This form was open too long. Check it and send it again."))
-        return _render_report_form(form, 400)
+    if once is None:
+        return _offer_again(form)
     if not form.validate():
         return _render_report_form(form, 400)
     # Spent in the filing's transaction: committed with the case, or not at all.
     if not spend_form_token(get_db(), once.digest, once.purge_after):
-        return render_template("public/already_sent.html"), 409
+        return render_template("public/already_sent.html"), 409  # never the receipt again
+    return _file(form)
+
+
+def _offer_again(form: ReportForm):
+    """No token, a forged one, or a form shown days ago: the form back, as written, to send anew."""
+    form.validate()  # its other mistakes are marked too
+    form.form_token.data = issue_form_token()
+    form.form_errors.append(_("This form was open too long. Check it and send it again."))
+    return _render_report_form(form, 400)
+
+
+def _file(form: ReportForm) -> str:
     pending = g.pop("pending_receipt", None)  # started by start_filing_receipt
     filed = submit_case(get_db(), current_organisation(), _submission(form), pending=pending)
     return render_template(
