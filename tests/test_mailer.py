@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
 from sqlalchemy import make_url, select
+from sqlalchemy.exc import OperationalError
 
 from service.mail.delivery import (
     DeliveryPolicy,
@@ -29,6 +30,7 @@ from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import LOCAL_TZ, utcnow
 from service.platform.db import get_database
 from service.platform.settings import MAIL_SESSION_INFO, MailSettings
+from service.platform.workers import DatabaseOutage
 
 smtp = mailserver.smtp  # the fixture
 
@@ -385,3 +387,20 @@ def test_a_worker_outlives_a_database_outage_and_delivers_what_was_queued_meanwh
     assert name not in log and "postgres" not in log  # nothing of the connection is logged
     assert sorted(inbox.message_ids()) == sorted(expected)
     assert all(row.status == OutboxStatus.SENT for row in rows(db))
+
+
+def test_the_outage_backoff_doubles_up_to_its_cap_and_stop_ends_the_wait_at_once(app):
+    stop = threading.Event()
+    outage = DatabaseOutage(stop, first_wait=1)
+    waits = []
+    for _ in range(9):
+        outage.failures += 1
+        waits.append(outage.next_wait())
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    stop.set()
+    with app.app_context(), get_database(app).session() as session:
+        started = time.monotonic()
+        outage.wait_after(session, OperationalError("SELECT 1", {}, Exception("gone")))
+    assert time.monotonic() - started < 1  # SIGTERM during a pause stops the worker at once
+    outage.ended()
+    assert outage.failures == 0
