@@ -35,6 +35,17 @@ STAFF = (
 )
 
 
+FORM_TOKEN_INPUT = re.compile(r'name="form_token"[^>]*value="([^"]+)"')
+
+
+def form_token_from(html: str) -> str:
+    """The report form's one-time token: each filing needs a form of its own."""
+    match = FORM_TOKEN_INPUT.search(html)
+    if match is None:
+        raise RuntimeError("the report form carries no one-time token")
+    return match.group(1)
+
+
 def csrf_from(html: str) -> str:
     match = CSRF_INPUT.search(html)
     if match is None:

@@ -298,6 +298,7 @@ def file_report(browser: Browser, title: str, size: int, filename: str) -> tuple
         raise RuntimeError(f"GET {WRITE_QUERY} answered {status}")
     fields = {
         "csrf_token": csrf_of(page),
+        "form_token": _support.form_token_from(page),
         "kind": "problem",
         "identity": "anonymous",
         "body": "auto",

@@ -456,6 +456,16 @@ def found(pattern: str | re.Pattern[str], text: str, flags: int = 0) -> re.Match
     return match
 
 
+FORM_TOKEN_INPUT = re.compile(r'name="form_token"[^>]*value="([^"]+)"')
+
+
+def form_token_from(html: str) -> str:
+    """The report form's one-time token (service/web/once.py)."""
+    match = FORM_TOKEN_INPUT.search(html)
+    assert match, "the report form carries no one-time token"
+    return match.group(1)
+
+
 def get_csrf(client: FlaskClient, url: str) -> str:
     response = client.get(url)
     assert response.status_code in (200, 401), response.status_code

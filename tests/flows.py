@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, form_token_from
 
 RECEIPT = re.compile(r'data-testid="receipt">([0-9 ]+)<')
 
@@ -31,8 +31,10 @@ def file_report(
 ):
     """Step 2 of the form, as a browser would send it. Returns (response, receipt or None)."""
     page = open_report_form(client)  # the CSRF token is per session, whatever is chosen
+    html = page.get_data(as_text=True)
     data: dict[str, Any] = {
-        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "csrf_token": csrf_from(html),
+        "form_token": form_token_from(html),
         "kind": kind,
         "identity": identity,
         "body": body,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, form_token_from
 from tests.flows import file_report, open_report_form
 
 pytestmark = pytest.mark.usefixtures("world")
@@ -57,6 +57,7 @@ def test_an_oversized_file_gets_a_413_page_in_the_users_language(client, app, lo
         "/report/write",
         data={
             "csrf_token": token,
+            "form_token": form_token_from(text_of(page)),
             "kind": "problem",
             "identity": "anonymous",
             "body": "auto",

@@ -27,7 +27,7 @@ from werkzeug.http import parse_options_header
 from service.models import CaseStatus
 from service.people.sessions import STAFF_COOKIE
 from service.web.templating import STATUS_LABELS
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, form_token_from
 from tests.live_server import LiveServer, chromium, serve
 from tests.test_sentinel import assert_no_leaks, log_haystacks
 
@@ -278,6 +278,7 @@ def test_a_file_with_a_vietnamese_name_downloads_over_real_http(app: Flask, worl
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             **dict(pair.split("=") for pair in choice.split("&")),
             "title": "Biên bản họp",
             "text": "Xem tệp đính kèm.",

@@ -8,11 +8,14 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import OperationalError
 
 from service.mail.delivery import (
     DeliveryPolicy,
@@ -25,6 +28,7 @@ from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import LOCAL_TZ, utcnow
 from service.platform.db import get_database
 from service.platform.settings import MAIL_SESSION_INFO, MailSettings
+from service.platform.workers import DatabaseOutage
 from tests import mailserver
 from tests.conftest import found
 from tests.mailserver import Inbox, SmtpServer, free_port, point_app_at, send_due
@@ -188,8 +192,15 @@ def test_a_reporters_address_is_erased_when_the_notice_fails_for_good(app, db, w
 # --- separate worker processes --------------------------------------------------------------
 
 
-def worker(server: SmtpServer, *args: str) -> subprocess.Popen:
-    env = {**os.environ, **server.environment(), "OUTBOX_LEASE_SECONDS": "600"}
+def worker(
+    server: SmtpServer, *args: str, environment: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        **server.environment(),
+        "OUTBOX_LEASE_SECONDS": "600",
+        **(environment or {}),
+    }
     return subprocess.Popen(
         [FLASK, "--app", "wsgi", "outbox", "send", *args],
         cwd=ROOT,
@@ -302,3 +313,100 @@ def test_the_outbox_writes_with_the_mail_settings_its_session_carries_not_the_ap
     assert row.message_id.endswith("@elsewhere.example>")
     assert "https://elsewhere.example/board/" in row.text_body
     assert row.next_attempt_at == dt.datetime(2026, 3, 2, 21, tzinfo=LOCAL_TZ)
+
+
+OUTAGE_APP_NAME = "homthu-outage-test"
+
+
+def _admin(database_url: str) -> psycopg.Connection:
+    url = make_url(database_url).set(database="postgres", drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+def _wait_for(condition, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_worker_outlives_a_database_outage_and_delivers_what_was_queued_meanwhile(
+    db, world, database_url
+):
+    """The worker's connections are cut and its database refuses new ones for a while: the loop
+    logs (without naming the database), backs off, and delivers once the database is back."""
+    name = make_url(database_url).database
+    assert name is not None
+    db.execute(select(1))  # the test's own connection is open before the database closes
+    db.commit()
+    inbox = Inbox()
+    server = SmtpServer(inbox, free_port())
+    server.start()
+    output: list[str] = []
+    environment = {
+        "DATABASE_URL": f"{database_url}?application_name={OUTAGE_APP_NAME}",
+        "OUTBOX_POLL_SECONDS": "1",
+    }
+    process = worker(server, "--loop", environment=environment)
+    stdout = process.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: output.extend(stdout), daemon=True)
+    reader.start()
+    with _admin(database_url) as admin:
+
+        def worker_connected() -> bool:
+            query = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
+            )
+            row = admin.execute(query, (name, OUTAGE_APP_NAME)).fetchone()
+            assert row is not None
+            return row[0] > 0
+
+        try:
+            assert _wait_for(worker_connected), "".join(output)
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = %s",
+                (name, OUTAGE_APP_NAME),
+            )
+            expected = queue(db, world, 2)  # queued while the worker cannot reach the database
+            assert _wait_for(lambda: "failure 2;" in "".join(output)), "".join(output)
+            assert process.poll() is None
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            assert _wait_for(lambda: len(inbox.messages) == 2), "".join(output)
+            assert process.poll() is None, "".join(output)
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            reader.join(timeout=10)
+            stdout.close()
+            server.stop()
+    log = "".join(output)
+    assert process.returncode == 0, log  # SIGTERM still stops it cleanly
+    assert "database unavailable (OperationalError, failure 1; retrying in 1 s" in log
+    assert "database reachable again" in log
+    assert name not in log and "postgres" not in log  # nothing of the connection is logged
+    assert sorted(inbox.message_ids()) == sorted(expected)
+    assert all(row.status == OutboxStatus.SENT for row in rows(db))
+
+
+def test_the_outage_backoff_doubles_up_to_its_cap_and_stop_ends_the_wait_at_once(app):
+    stop = threading.Event()
+    outage = DatabaseOutage(stop, first_wait=1)
+    waits = []
+    for _ in range(9):
+        outage.failures += 1
+        waits.append(outage.next_wait())
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    stop.set()
+    with app.app_context(), get_database(app).session() as session:
+        started = time.monotonic()
+        outage.wait_after(session, OperationalError("SELECT 1", {}, Exception("gone")))
+    assert time.monotonic() - started < 1  # SIGTERM during a pause stops the worker at once
+    outage.ended()
+    assert outage.failures == 0

@@ -44,7 +44,7 @@ from service.platform.clock import utcnow
 from service.platform.db import get_database
 from service.sealing.casefiles import CHUNK_SIZE
 from service.web.forms import KIND_LABELS
-from tests.conftest import csrf_from, get_csrf, log_in
+from tests.conftest import csrf_from, form_token_from, get_csrf, log_in
 
 # --- the reusable scan -------------------------------------------------------------------------
 
@@ -352,6 +352,7 @@ def run_reporter_part(app: Flask, world, s: Scenario) -> tuple[str, str, FlaskCl
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             "kind": "misconduct",
             "body": cd,
             "identity": "named",

@@ -18,7 +18,7 @@ import secrets
 from flask import Flask
 
 from service.platform.db import get_database
-from tests.conftest import csrf_from, found, get_csrf
+from tests.conftest import csrf_from, form_token_from, found, get_csrf
 from tests.test_sentinel import (
     _client,
     _login,
@@ -65,6 +65,7 @@ def _file(app: Flask, world, title: str, text: str):
         "/report/write",
         data={
             "csrf_token": csrf_from(form),
+            "form_token": form_token_from(form),
             "kind": "problem",
             "body": str(world.cd.id),
             "identity": "anonymous",

@@ -19,6 +19,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from tests.conftest import form_token_from
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "service" / "translations"
 LOCALES = ("vi", "en")
@@ -234,6 +236,7 @@ def test_a_form_error_from_wtforms_is_in_vietnamese(compiled, world, client, vi_
         "/report/write",
         data={
             "csrf_token": token.group(1),
+            "form_token": form_token_from(html),
             "kind": "suggestion",
             "identity": "named",
             "body": "auto",

@@ -13,9 +13,10 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from service.models import (
     Organisation,
     Priority,
     ReferenceCounter,
+    SpentFormToken,
     Track,
 )
 from service.platform.clock import local_today, utcnow
@@ -151,6 +153,31 @@ def next_reference(db: Session, body: Body, year: int) -> str:
         ).returning(ReferenceCounter.last)
     ).scalar_one()
     return f"{body.code}-{year}-{number:04d}"
+
+
+def spend_form_token(db: Session, token_hash: str, purge_after: dt.date) -> bool:
+    """Record a report form as sent; False if it was sent already (then file nothing).
+
+    One atomic insert in the filing's own transaction, so the case and its spent token commit
+    together or not at all. A second sending of the same form at the same moment waits, on
+    PostgreSQL, for the first to commit and then finds the row; SQLite's writers take turns.
+    """
+    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(SpentFormToken)
+        .values(id=token_hash, purge_after=purge_after)
+        .on_conflict_do_nothing(index_elements=[SpentFormToken.id])
+        .returning(SpentFormToken.id)
+    )
+    return db.execute(statement).scalar_one_or_none() is not None
+
+
+def purge_spent_form_tokens(db: Session, today: dt.date | None = None) -> int:
+    """Forget spent tokens past their purge day (by then their forms are refused as too old)."""
+    result = db.execute(
+        delete(SpentFormToken).where(SpentFormToken.purge_after < (today or local_today()))
+    )
+    return cast("CursorResult[Any]", result).rowcount
 
 
 class PendingReceipt:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from service.admin.organisations import create_body, create_organisation
 from service.audit.trail import Actor, record_event, verify_chain
 from service.cases.handover import check_recovery_code, recover_access
+from service.cases.intake import purge_spent_form_tokens
 from service.cases.retention import apply_retention, expired_cases
 from service.models import Account, Body, BodyKind, Organisation, Role
 from service.people import twofactor
@@ -222,7 +223,9 @@ def audit_verify() -> None:
 def sessions_purge(db: Session) -> None:
     """Delete expired sessions (run daily from cron)."""
     staff, reporters = purge_expired_sessions(db)
+    forms = purge_spent_form_tokens(db)
     click.echo(f"Deleted {staff} expired staff and {reporters} expired follow-up sessions.")
+    click.echo(f"Forgot {forms} report form(s) sent more than a day ago.")
 
 
 @account_cli.command("reset-2fa")

@@ -22,7 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.trail import Actor
-from service.mail.delivery import deliver_due, failed_mail, outbox_counts, retry_failed
+from service.mail.delivery import (
+    DeliveryReport,
+    deliver_due,
+    failed_mail,
+    outbox_counts,
+    retry_failed,
+)
 from service.mail.reminders import send_daily_digests
 from service.models import Body, Organisation, OutboxMessage, OutboxStatus
 from service.platform.clock import local_today, utcnow
@@ -30,6 +36,7 @@ from service.platform.db import get_database
 from service.platform.errors import InvalidSubmission
 from service.platform.settings import get_settings
 from service.platform.unit_of_work import in_transaction, transaction
+from service.platform.workers import DATABASE_LOST, DatabaseOutage
 from service.reporting.reports import FORMATS, export_report, send_report_reminders
 from service.reporting.summaries import last_month, parse_month, send_monthly_summary
 
@@ -48,7 +55,7 @@ reports_cli = AppGroup("reports", help="The 6-month and annual reports (same as 
 @click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @in_transaction
 def outbox_send(db: Session, loop: bool, batch: int) -> None:
-    """Deliver the mail that is due (retries with backoff; see service/mailer.py)."""
+    """Deliver the mail that is due (retries with backoff; see service/mail/delivery.py)."""
     # deliver_due commits each mail itself, so the loop never holds one long transaction
     # (unit-of-work exception: outbox-delivery).
     stop = threading.Event()
@@ -56,13 +63,18 @@ def outbox_send(db: Session, loop: bool, batch: int) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
+    outage = DatabaseOutage(stop, first_wait=min(poll, 5))
     while True:
-        report = deliver_due(
-            db,
-            mail=current_app.extensions["mail"],
-            settings=get_settings().delivery,
-            batch=batch,
-        )
+        try:
+            report = _deliver_once(db, batch)
+        except DATABASE_LOST as error:
+            if not loop:
+                raise
+            outage.wait_after(db, error)  # a worker outlives the database going away
+            if stop.is_set():
+                return
+            continue
+        outage.ended()
         if report.attempted or not loop:
             click.echo(
                 f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}"
@@ -74,6 +86,15 @@ def outbox_send(db: Session, loop: bool, batch: int) -> None:
             stop.wait(poll)
             if stop.is_set():
                 return
+
+
+def _deliver_once(db: Session, batch: int) -> DeliveryReport:
+    return deliver_due(
+        db,
+        mail=current_app.extensions["mail"],
+        settings=get_settings().delivery,
+        batch=batch,
+    )
 
 
 @outbox_cli.command("status")

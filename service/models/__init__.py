@@ -31,7 +31,7 @@ from service.models.rules import (
     RetentionPeriod,
     RoutingRule,
 )
-from service.models.sessions import ReporterSession, StaffSession
+from service.models.sessions import ReporterSession, SpentFormToken, StaffSession
 from service.models.staff import Invitation, InvitationPurpose, RecoveryCode
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "RetentionPeriod",
     "Role",
     "RoutingRule",
+    "SpentFormToken",
     "StaffSession",
     "SummaryRecipient",
     "Track",

@@ -43,3 +43,17 @@ class ReporterSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     purge_after: Mapped[dt.date]
+
+
+class SpentFormToken(Base):
+    """A report form that was sent: the keyed hash of its one-time token, so a reload or a
+    double click files nothing more.
+
+    Only the hash and the day after which the row may be purged: nothing says when it was sent
+    or by whom, and no column points at the case it filed.
+    """
+
+    __tablename__ = "spent_form_token"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purge_after: Mapped[dt.date]

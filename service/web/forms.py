@@ -189,6 +189,8 @@ class ReportForm(SecureForm):
     )
     exclude = MultiCheckboxField(_l("People who must not see this report"), coerce=int)
     attachments = MultipleFileField(_l("Files (optional)"))
+    # One filing per form (service/web/once.py): a reload or a double click files nothing more.
+    form_token = HiddenField()
     notify_email = StringField(
         _l("Email me when there is a reply (optional)"),
         validators=[Length(max=254, message=_l("The address can be at most %(max)d characters."))],

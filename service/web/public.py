@@ -33,6 +33,7 @@ from service.cases.intake import (
     Submission,
     active_bodies,
     handlers_of,
+    spend_form_token,
     submit_case,
 )
 from service.cases.publication import published_results
@@ -74,6 +75,7 @@ from service.web.forms import (
     choice_label,
     chosen_files,
 )
+from service.web.once import issue_form_token, read_form_token
 from service.web.uploads import SpooledUpload
 
 bp = Blueprint("public", __name__)
@@ -176,6 +178,9 @@ def start_filing_receipt() -> None:
     sealing and storing that follow take far longer than one derivation. A filing refused later
     (an invalid form) lets its derivation finish unused; the application's executor bounds how
     many run at once.
+    A form sent a second time (service/web/once.py) is refused only in the view, so it too
+    costs one derivation: checking its token here would ask the database before every
+    filing's derivation could start.
     """
     if request.endpoint == "public.write" and request.method == "POST" and g.get("csrf_valid"):
         g.pending_receipt = PendingReceipt(
@@ -190,8 +195,29 @@ def write():
     if form is None:  # step 1 was skipped or tampered with: start it again
         args: dict[str, Any] = request.args.to_dict()  # the first value of each, as ** gave
         return redirect(url_for("public.choose", **args))
-    if request.method == "GET" or not form.validate():
-        return _render_report_form(form, 200 if request.method == "GET" else 400)
+    if request.method == "GET":
+        form.form_token.data = issue_form_token()
+        return _render_report_form(form)
+    once = read_form_token(form.form_token.data)
+    if once is None:
+        return _offer_again(form)
+    if not form.validate():
+        return _render_report_form(form, 400)
+    # Spent in the filing's transaction: committed with the case, or not at all.
+    if not spend_form_token(get_db(), once.digest, once.purge_after):
+        return render_template("public/already_sent.html"), 409  # never the receipt again
+    return _file(form)
+
+
+def _offer_again(form: ReportForm):
+    """No token, a forged one, or a form shown days ago: the form back, as written, to send anew."""
+    form.validate()  # its other mistakes are marked too
+    form.form_token.data = issue_form_token()
+    form.form_errors.append(_("This form was open too long. Check it and send it again."))
+    return _render_report_form(form, 400)
+
+
+def _file(form: ReportForm) -> str:
     pending = g.pop("pending_receipt", None)  # started by start_filing_receipt
     filed = submit_case(get_db(), current_organisation(), _submission(form), pending=pending)
     return render_template(
