@@ -10,11 +10,16 @@ import pytest
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
+from service.people.sessions import STAFF_COOKIE
 from service.platform.db import get_database
 from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
+from service.web.common import LANG_COOKIE
+from service.web.session_cookies import PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE
+from tests.conftest import csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
-STRONG = "s" * 40
+# A key as the README says to make one (secrets.token_urlsafe(48)), fixed so no test is flaky.
+STRONG = "jTcec3naYwuobjUSl_n9o07c0rClOleZ1wS-9I4SBfA64jJeMKXZM5YjMH9VXOzI"
 
 
 def test_the_default_mode_is_production_and_it_requires_a_secret_key():
@@ -25,6 +30,64 @@ def test_the_default_mode_is_production_and_it_requires_a_secret_key():
 def test_production_refuses_a_short_secret_key():
     with pytest.raises(ConfigError, match="too short"):
         load_config({"SECRET_KEY": "short"})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("s" * 40, id="one-character"),
+        pytest.param("ab" * 20, id="two-characters-repeated"),
+        pytest.param("abcdefgh" * 4, id="short-piece-repeated"),
+        pytest.param("0123456789abcdef" * 2, id="hex-digits-repeated"),
+        pytest.param("a" * 40 + "bcdefghij", id="mostly-one-character"),
+        pytest.param("password" + "1" * 24, id="word-and-padding"),
+    ],
+)
+def test_production_refuses_a_low_entropy_secret_key(key):
+    with pytest.raises(ConfigError, match=r"SECRET_KEY .*guess"):
+        load_config({"SECRET_KEY": key})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(STRONG, id="token_urlsafe-48"),
+        pytest.param(
+            "ec7700babb2feb29aeeb6b94041bc375853a32cde020a0bcb3428f9fd8db05d0", id="hex-32"
+        ),
+        pytest.param("ca2f7398dd2baeb4611af7e1a44c847c", id="hex-16"),
+        pytest.param("Oq0Wc4S6+ARUoAmUl1CgZ5ce8L9DdyVF", id="base64-24"),
+    ],
+)
+def test_production_accepts_random_secret_keys(key):
+    assert load_config({"SECRET_KEY": key})["SECRET_KEY"] == key
+
+
+def test_a_weak_secret_key_is_accepted_outside_production():
+    assert load_config({"HOMTHU_ENV": "testing", "SECRET_KEY": "s" * 40})["SECRET_KEY"]
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on", "2"])
+def test_production_refuses_flask_debug(value):
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value})
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no"])
+def test_production_accepts_flask_debug_off(value):
+    load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value})
+
+
+def test_development_may_debug():
+    load_config({"HOMTHU_ENV": "development", "SECRET_KEY": STRONG, "FLASK_DEBUG": "1"})
+
+
+def test_production_sends_hsts_for_a_year_unless_configured():
+    assert load_config({"SECRET_KEY": STRONG})["HSTS_MAX_AGE"] == 365 * 24 * 3600
+    assert load_config({"SECRET_KEY": STRONG, "HSTS_MAX_AGE": "600"})["HSTS_MAX_AGE"] == 600
+    assert load_config({"HOMTHU_ENV": "testing"})["HSTS_MAX_AGE"] is None  # plain HTTP there
+    with pytest.raises(ConfigError, match="HSTS_MAX_AGE"):
+        load_config({"SECRET_KEY": STRONG, "HSTS_MAX_AGE": "-1"})
 
 
 def test_production_uses_the_production_argon2_profile_and_secure_cookies():
@@ -132,3 +195,74 @@ def test_an_organisation_created_in_production_derives_receipts_with_the_product
         profile = KdfProfile.decode(organisation.receipt_kdf)
     assert profile == PRODUCTION
     get_database(app).engine.dispose()
+
+
+# --- the production application ----------------------------------------------------------
+
+
+def production_app(monkeypatch, **env: str):
+    """The application in production on the test's database (same SECRET_KEY as the world's)."""
+    monkeypatch.setenv("HOMTHU_ENV", "production")
+    monkeypatch.delenv("ARGON2_PROFILE")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return create_app()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_refuses_to_start_in_debug_mode(app_env, monkeypatch):
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        production_app(monkeypatch, FLASK_DEBUG="1")
+    monkeypatch.delenv("FLASK_DEBUG")
+    with pytest.raises(ConfigError, match="debug"):
+        create_app({"DEBUG": True})
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_refuses_cookies_without_secure(app_env, monkeypatch):
+    monkeypatch.setenv("HOMTHU_ENV", "production")
+    monkeypatch.delenv("ARGON2_PROFILE")
+    with pytest.raises(ConfigError, match="Secure"):
+        create_app({"SESSION_COOKIE_SECURE": False})
+
+
+def set_cookies(response) -> dict[str, str]:
+    headers = response.headers.getlist("Set-Cookie")
+    return {header.split("=", 1)[0]: header for header in headers}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_cookie_is_secure_in_production(app, world, monkeypatch):
+    production = production_app(monkeypatch)
+    client = production.test_client()
+    cookies = set_cookies(client.get("/lang/en"))
+    cookies |= set_cookies(client.get("/report/write?kind=problem&identity=anonymous&body=auto"))
+    cookies |= set_cookies(client.get("/board/login"))
+    staff = world["cd_handler"]
+    token = csrf_from(client.get("/board/login").get_data(as_text=True))
+    response = client.post(
+        "/board/login",
+        data={
+            "csrf_token": token,
+            "email": staff.email,
+            "password": staff.password,
+            "code": staff.login_code(app),
+        },
+    )
+    assert response.status_code == 302
+    cookies |= set_cookies(response)
+    expected = {LANG_COOKIE, PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE, STAFF_COOKIE}
+    assert expected <= set(cookies)
+    for name in expected:
+        assert "; Secure" in cookies[name], cookies[name]
+    get_database(production).engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_sends_hsts_with_the_configured_max_age(app, world, client, monkeypatch):
+    assert "Strict-Transport-Security" not in client.get("/").headers  # testing: plain HTTP
+    production = production_app(monkeypatch, HSTS_MAX_AGE="600")
+    for path in ("/", "/board/login", "/missing"):
+        headers = production.test_client().get(path).headers
+        assert headers["Strict-Transport-Security"] == "max-age=600", path
+    get_database(production).engine.dispose()
