@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import pytest
 
+import config
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
 from service.people.sessions import STAFF_COOKIE
-from service.platform.db import get_database
+from service.platform.db import get_database, make_engine
 from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
 from service.web.common import LANG_COOKIE
 from service.web.session_cookies import PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE
@@ -266,3 +268,47 @@ def test_production_sends_hsts_with_the_configured_max_age(app, world, client, m
         headers = production.test_client().get(path).headers
         assert headers["Strict-Transport-Security"] == "max-age=600", path
     get_database(production).engine.dispose()
+
+
+# --- files on disk -------------------------------------------------------------------------
+
+
+def private(path: Path) -> bool:
+    """Nobody but the owner may read, write or enter it."""
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):
+    folder = tmp_path / "instance"
+    engine = make_engine(f"sqlite:///{folder / 'homthu.sqlite3'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    with engine.connect() as connection:  # the write-ahead log and its index exist while open
+        connection.exec_driver_sql("SELECT * FROM t").all()
+        files = sorted(folder.iterdir())
+        assert [file.name for file in files] == [
+            "homthu.sqlite3",
+            "homthu.sqlite3-shm",
+            "homthu.sqlite3-wal",
+        ]
+        assert private(folder) and all(private(file) for file in files)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_db_upgrade_creates_a_private_database(app_env, monkeypatch, tmp_path):
+    path = tmp_path / "fresh" / "homthu.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert private(path.parent) and private(path)
+    get_database(app).engine.dispose()
+
+
+def test_the_development_secret_and_its_folder_are_private(tmp_path, monkeypatch):
+    folder = tmp_path / "instance"
+    monkeypatch.setattr(config, "INSTANCE_DIR", folder)
+    load_config({"HOMTHU_ENV": "development"})
+    assert private(folder) and private(folder / "dev-secret-key")
