@@ -6,18 +6,22 @@ import re
 import stat
 from pathlib import Path
 
+import click
 import pytest
+from sqlalchemy import select
 
 import config
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
+from service.models import Account
 from service.people.sessions import STAFF_COOKIE
 from service.platform.db import get_database, make_engine
 from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
+from service.sealing.staff_keys import check_password
 from service.web.common import LANG_COOKIE
 from service.web.session_cookies import PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, domain_session
 
 ROOT = Path(__file__).resolve().parent.parent
 # A key as the README says to make one (secrets.token_urlsafe(48)), fixed so no test is flaky.
@@ -312,3 +316,52 @@ def test_the_development_secret_and_its_folder_are_private(tmp_path, monkeypatch
     monkeypatch.setattr(config, "INSTANCE_DIR", folder)
     load_config({"HOMTHU_ENV": "development"})
     assert private(folder) and private(folder / "dev-secret-key")
+
+
+# --- secrets on the command line -----------------------------------------------------------
+
+SECRET_WORDS = re.compile(r"password|secret|recovery|passphrase|token|key", re.I)
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found += all_commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_no_command_takes_a_secret_as_an_argument(app):
+    """Arguments are visible in `ps` and kept in shell history: secrets come from a prompt."""
+    for name, command in all_commands(app.cli):
+        for parameter in command.params:
+            words = " ".join([parameter.name or "", *parameter.opts])
+            assert not SECRET_WORDS.search(words), f"{name}: {words}"
+
+
+ACCOUNT_ADD = ["account", "add", "--org", "test", "--email", "new@homthu.test", "--name", "New"]
+PASSPHRASE = "a long and unusual passphrase"
+
+
+def test_account_add_reads_the_password_from_standard_input(app, world):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[*ACCOUNT_ADD, "--role", "handler", "--body", "CD"], input=PASSPHRASE + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSPHRASE not in result.output
+    with domain_session(app) as db:
+        account = db.scalar(select(Account).where(Account.email == "new@homthu.test"))
+        assert account is not None and check_password(PASSPHRASE, account.password_hash)
+
+
+def test_account_add_refuses_a_password_option_and_an_empty_input(app, world):
+    runner = app.test_cli_runner()
+    args = [*ACCOUNT_ADD, "--role", "handler", "--body", "CD"]
+    refused = runner.invoke(args=[*args, "--password", PASSPHRASE], input=PASSPHRASE + "\n")
+    assert refused.exit_code == 2 and "No such option" in refused.output
+    empty = runner.invoke(args=args, input="")
+    assert empty.exit_code == 1 and "standard input" in empty.output
+    with domain_session(app) as db:
+        assert db.scalar(select(Account).where(Account.email == "new@homthu.test")) is None
