@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FLASK_DEBUG", "", "Flask's debugger (runs code a visitor sends): refused in production."
     ),
+    Setting("DEBUG", "", "Read only to refuse it in production, like FLASK_DEBUG."),
     Setting(
         "HSTS_MAX_AGE",
         "31536000",
@@ -196,9 +197,13 @@ def _estimated_bits(text: str) -> float:
     return -sum(count * math.log2(count / len(text)) for count in counts)
 
 
-def _debug_requested(env: Mapping[str, str]) -> bool:
-    """Flask's own reading of FLASK_DEBUG: anything but empty, 0, false or no turns it on."""
-    return (env.get("FLASK_DEBUG") or "").strip().lower() not in {"", "0", "false", "no"}
+def _debug_requested(env: Mapping[str, str]) -> str | None:
+    """Which of FLASK_DEBUG and DEBUG asks for debug mode, read as Flask reads FLASK_DEBUG:
+    anything but empty, 0, false or no turns it on."""
+    for name in ("FLASK_DEBUG", "DEBUG"):
+        if (env.get(name) or "").strip().lower() not in {"", "0", "false", "no"}:
+            return name
+    return None
 
 
 def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
@@ -251,9 +256,10 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if mode not in ENVIRONMENTS:
         raise ConfigError(f"HOMTHU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
 
-    if mode == "production" and _debug_requested(env):
+    debug = _debug_requested(env) if mode == "production" else None
+    if debug:
         raise ConfigError(
-            "FLASK_DEBUG is on in production: the debugger would run any code a visitor sends. "
+            f"{debug} is on in production: the debugger would run any code a visitor sends. "
             "Unset it (or set it to 0)."
         )
     secret = _secret_key(env, mode)

@@ -73,15 +73,16 @@ def test_a_weak_secret_key_is_accepted_outside_production():
     assert load_config({"HOMTHU_ENV": "testing", "SECRET_KEY": "s" * 40})["SECRET_KEY"]
 
 
+@pytest.mark.parametrize("name", ["FLASK_DEBUG", "DEBUG"])
 @pytest.mark.parametrize("value", ["1", "true", "yes", "on", "2"])
-def test_production_refuses_flask_debug(value):
-    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
-        load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value})
+def test_production_refuses_debug(name, value):
+    with pytest.raises(ConfigError, match=f"{name} is on in production"):
+        load_config({"SECRET_KEY": STRONG, name: value})
 
 
 @pytest.mark.parametrize("value", ["", "0", "false", "no"])
-def test_production_accepts_flask_debug_off(value):
-    load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value})
+def test_production_accepts_debug_off(value):
+    load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value, "DEBUG": value})
 
 
 def test_development_may_debug():
