@@ -15,13 +15,14 @@ from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
 from service.models import Account
-from service.people.sessions import STAFF_COOKIE
+from service.people.sessions import REPORTER_COOKIE, STAFF_COOKIE
 from service.platform.db import get_database, make_engine
 from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
 from service.sealing.staff_keys import check_password
 from service.web.common import LANG_COOKIE
 from service.web.session_cookies import PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE
 from tests.conftest import csrf_from, domain_session
+from tests.flows import file_report, follow_up
 
 ROOT = Path(__file__).resolve().parent.parent
 # A key as the README says to make one (secrets.token_urlsafe(48)), fixed so no test is flaky.
@@ -258,7 +259,17 @@ def test_every_cookie_is_secure_in_production(app, world, monkeypatch):
     )
     assert response.status_code == 302
     cookies |= set_cookies(response)
-    expected = {LANG_COOKIE, PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE, STAFF_COOKIE}
+    reporter = production.test_client()
+    _, receipt = file_report(reporter)
+    assert receipt
+    cookies |= set_cookies(follow_up(reporter, receipt))
+    expected = {
+        LANG_COOKIE,
+        PUBLIC_SESSION_COOKIE,
+        STAFF_SESSION_COOKIE,
+        STAFF_COOKIE,
+        REPORTER_COOKIE,
+    }
     assert expected <= set(cookies)
     for name in expected:
         assert "; Secure" in cookies[name], cookies[name]
