@@ -12,8 +12,11 @@ development conveniences. `make run` sets `HOMTHU_ENV=development`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import secrets
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +43,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SECRET_KEY",
         None,
-        "Signs cookies and CSRF tokens. Required in production; development keeps a random one "
-        "in `instance/`.",
+        "Signs cookies and CSRF tokens. Required in production, random (see `secret_key_problem`); "
+        "development keeps a random one in `instance/`.",
+    ),
+    Setting(
+        "FLASK_DEBUG", "", "Flask's debugger (runs code a visitor sends): refused in production."
+    ),
+    Setting("DEBUG", "", "Read only to refuse it in production, like FLASK_DEBUG."),
+    Setting(
+        "HSTS_MAX_AGE",
+        "31536000",
+        "Production: seconds browsers use only HTTPS for the site (Strict-Transport-Security).",
     ),
     Setting(
         "DATABASE_URL",
@@ -127,11 +139,11 @@ def _int(env: dict[str, str], name: str) -> int:
         raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
 
 
-def _days(env: dict[str, str], name: str, *, minimum: int) -> int:
-    days = _int(env, name)
-    if days < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {days}")
-    return days
+def _at_least(env: dict[str, str], name: str, *, minimum: int) -> int:
+    value = _int(env, name)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
 
 
 def _hours(env: dict[str, str], name: str) -> tuple[int, ...]:
@@ -155,6 +167,57 @@ def _month_day(env: dict[str, str], name: str) -> tuple[int, int]:
     return month, day
 
 
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_BITS = 90
+MAKE_A_KEY = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is unfit for production, or None.
+
+    The rule: at least 32 characters; not one shorter piece repeated (`abab…`); and at least
+    90 bits by a simple estimate, the key's length times the Shannon entropy of its own character
+    counts (`aaaa…` scores 0; a random 32-digit hex key about 115, `token_urlsafe(48)` about
+    300). It catches a typed or padded key, not every pattern: generate the key, never type it.
+    """
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is too short for production: use at least {SECRET_KEY_MIN_LENGTH} characters"
+    if key in (key + key)[1:-1]:
+        return "is easy to guess: it is one shorter piece repeated"
+    if _estimated_bits(key) < SECRET_KEY_MIN_BITS:
+        return (
+            f"is easy to guess: its characters carry fewer than {SECRET_KEY_MIN_BITS} bits "
+            "(too few different ones, or one used too often)"
+        )
+    return None
+
+
+def _estimated_bits(text: str) -> float:
+    counts = Counter(text).values()
+    return -sum(count * math.log2(count / len(text)) for count in counts)
+
+
+def _debug_requested(env: Mapping[str, str]) -> str | None:
+    """Which of FLASK_DEBUG and DEBUG asks for debug mode, read as Flask reads FLASK_DEBUG:
+    anything but empty, 0, false or no turns it on."""
+    for name in ("FLASK_DEBUG", "DEBUG"):
+        if (env.get(name) or "").strip().lower() not in {"", "0", "false", "no"}:
+            return name
+    return None
+
+
+def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
+    """Raise ConfigError if a production configuration (after any overrides) is unsafe."""
+    if config.get("DEBUG"):
+        raise ConfigError(
+            "Debug mode is on in production: the debugger would run any code a visitor sends. "
+            "Unset FLASK_DEBUG and DEBUG."
+        )
+    for name in ("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"):
+        if not config.get(name):
+            raise ConfigError(f"{name} is off in production: cookies must be Secure and HttpOnly.")
+
+
 def _sqlite_url_under_root(url: str) -> str:
     """Resolve a relative SQLite path against the project root, not the working directory."""
     prefix = "sqlite:///"
@@ -167,10 +230,23 @@ def _development_secret() -> str:
     """A random key kept in instance/ so development sessions survive a restart."""
     path = INSTANCE_DIR / "dev-secret-key"
     if not path.exists():
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)  # only its owner enters it
+        # Created private, never readable by others even for a moment.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _secret_key(env: dict[str, str], mode: str) -> str:
+    secret = _get(env, "SECRET_KEY")
+    if not secret:
+        if mode == "production":
+            raise ConfigError(f"SECRET_KEY must be set in production; {MAKE_A_KEY}")
+        return _development_secret() if mode == "development" else secrets.token_urlsafe(48)
+    problem = secret_key_problem(secret) if mode == "production" else None
+    if problem:
+        raise ConfigError(f"SECRET_KEY {problem}; {MAKE_A_KEY}")
+    return secret
 
 
 def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -180,13 +256,13 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if mode not in ENVIRONMENTS:
         raise ConfigError(f"HOMTHU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
 
-    secret = _get(env, "SECRET_KEY")
-    if not secret:
-        if mode == "production":
-            raise ConfigError("SECRET_KEY must be set in production (at least 32 random bytes).")
-        secret = _development_secret() if mode == "development" else secrets.token_urlsafe(48)
-    elif mode == "production" and len(secret) < 32:
-        raise ConfigError("SECRET_KEY is too short for production: use at least 32 characters.")
+    debug = _debug_requested(env) if mode == "production" else None
+    if debug:
+        raise ConfigError(
+            f"{debug} is on in production: the debugger would run any code a visitor sends. "
+            "Unset it (or set it to 0)."
+        )
+    secret = _secret_key(env, mode)
 
     profile = _get(env, "ARGON2_PROFILE")
     if profile not in ("production", "fast"):
@@ -197,7 +273,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     year_start = _month_day(env, "REPORT_YEAR_START")
     max_mb = _int(env, "MAX_ATTACHMENT_MB")
     max_files = _int(env, "MAX_ATTACHMENTS")
-    return {
+    hsts_max_age = _at_least(env, "HSTS_MAX_AGE", minimum=0)  # 0 tells browsers to forget it
+    config = {
         "HOMTHU_ENV": mode,
         "TESTING": mode == "testing",
         "SECRET_KEY": secret,
@@ -232,15 +309,20 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "REPORTER_IDLE_MINUTES": _int(env, "REPORTER_IDLE_MINUTES"),
         "INVITE_HOURS": _int(env, "INVITE_HOURS"),
         "NOTIFY_HOURS": _hours(env, "NOTIFY_HOURS"),
-        "REOPEN_WINDOW_DAYS": _days(env, "REOPEN_WINDOW_DAYS", minimum=0),
+        "REOPEN_WINDOW_DAYS": _at_least(env, "REOPEN_WINDOW_DAYS", minimum=0),
         # The law asks for at least 20 days (Law on Grassroots Democracy): never fewer.
-        "PUBLICATION_DAYS": _days(env, "PUBLICATION_DAYS", minimum=20),
+        "PUBLICATION_DAYS": _at_least(env, "PUBLICATION_DAYS", minimum=20),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Cookies: never readable by scripts, never sent cross-site, HTTPS-only outside development.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
         "SESSION_COOKIE_SECURE": mode == "production",
+        # Only production is served over HTTPS; elsewhere the header would pin localhost.
+        "HSTS_MAX_AGE": hsts_max_age if mode == "production" else None,
         "WTF_CSRF_TIME_LIMIT": 3600,
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
     }
+    if mode == "production":
+        refuse_unsafe_production(config)
+    return config

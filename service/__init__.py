@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from sqlalchemy import inspect, select
 
-from config import INSTANCE_DIR, ConfigError, load_config
+from config import INSTANCE_DIR, ConfigError, load_config, refuse_unsafe_production
 from service.platform import db as database
 from service.platform import settings as platform_settings
 from service.platform import unit_of_work
@@ -32,6 +32,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config())
     app.config.update(overrides or {})
+    if app.config["HOMTHU_ENV"] == "production":
+        refuse_unsafe_production(app.config)  # again: overrides and Flask's own DEBUG
     settings = platform_settings.init_app(app)
     app.extensions["homthu.kdf"] = profile_named(app.config["ARGON2_PROFILE"])
     # Long-lived threads for filings' receipt derivations (see intake.PendingReceipt).
@@ -115,6 +117,9 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    max_age = current_app.config["HSTS_MAX_AGE"]
+    if max_age is not None:  # production only: browsers then never try plain HTTP first
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     return response
 
 

@@ -167,8 +167,19 @@ def set_test_env(
     """The environment a test app starts from: nothing inherited from the developer's shell."""
     for name in list(os.environ):
         if name.startswith(
-            ("MAIL_", "HOMTHU_", "ARGON2_", "STAFF_", "REPORTER_", "REOPEN_", "PUBLICATION_")
+            (
+                "MAIL_",
+                "HOMTHU_",
+                "ARGON2_",
+                "STAFF_",
+                "REPORTER_",
+                "REOPEN_",
+                "PUBLICATION_",
+                "HSTS_",
+            )
         ) or name in (
+            "FLASK_DEBUG",
+            "DEBUG",
             "SECRET_KEY",
             "DATABASE_URL",
             "ORGANISATION",

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
+import click
 import pytest
+from sqlalchemy import select
 
+import config
 from config import SETTINGS, ConfigError, load_config
 from service import create_app
 from service.admin.organisations import create_organisation
-from service.platform.db import get_database
+from service.models import Account
+from service.people.sessions import REPORTER_COOKIE, STAFF_COOKIE
+from service.platform.db import get_database, make_engine
 from service.sealing.profiles import FAST, PRODUCTION, KdfProfile, profile_named
+from service.sealing.staff_keys import check_password
+from service.web.common import LANG_COOKIE
+from service.web.session_cookies import PUBLIC_SESSION_COOKIE, STAFF_SESSION_COOKIE
+from tests.conftest import csrf_from, domain_session
+from tests.flows import file_report, follow_up
 
 ROOT = Path(__file__).resolve().parent.parent
-STRONG = "s" * 40
+# A key as the README says to make one (secrets.token_urlsafe(48)), fixed so no test is flaky.
+STRONG = "jTcec3naYwuobjUSl_n9o07c0rClOleZ1wS-9I4SBfA64jJeMKXZM5YjMH9VXOzI"
 
 
 def test_the_default_mode_is_production_and_it_requires_a_secret_key():
@@ -25,6 +37,65 @@ def test_the_default_mode_is_production_and_it_requires_a_secret_key():
 def test_production_refuses_a_short_secret_key():
     with pytest.raises(ConfigError, match="too short"):
         load_config({"SECRET_KEY": "short"})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("s" * 40, id="one-character"),
+        pytest.param("ab" * 20, id="two-characters-repeated"),
+        pytest.param("abcdefgh" * 4, id="short-piece-repeated"),
+        pytest.param("0123456789abcdef" * 2, id="hex-digits-repeated"),
+        pytest.param("a" * 40 + "bcdefghij", id="mostly-one-character"),
+        pytest.param("password" + "1" * 24, id="word-and-padding"),
+    ],
+)
+def test_production_refuses_a_low_entropy_secret_key(key):
+    with pytest.raises(ConfigError, match=r"SECRET_KEY .*guess"):
+        load_config({"SECRET_KEY": key})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(STRONG, id="token_urlsafe-48"),
+        pytest.param(
+            "ec7700babb2feb29aeeb6b94041bc375853a32cde020a0bcb3428f9fd8db05d0", id="hex-32"
+        ),
+        pytest.param("ca2f7398dd2baeb4611af7e1a44c847c", id="hex-16"),
+        pytest.param("Oq0Wc4S6+ARUoAmUl1CgZ5ce8L9DdyVF", id="base64-24"),
+    ],
+)
+def test_production_accepts_random_secret_keys(key):
+    assert load_config({"SECRET_KEY": key})["SECRET_KEY"] == key
+
+
+def test_a_weak_secret_key_is_accepted_outside_production():
+    assert load_config({"HOMTHU_ENV": "testing", "SECRET_KEY": "s" * 40})["SECRET_KEY"]
+
+
+@pytest.mark.parametrize("name", ["FLASK_DEBUG", "DEBUG"])
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on", "2"])
+def test_production_refuses_debug(name, value):
+    with pytest.raises(ConfigError, match=f"{name} is on in production"):
+        load_config({"SECRET_KEY": STRONG, name: value})
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no"])
+def test_production_accepts_debug_off(value):
+    load_config({"SECRET_KEY": STRONG, "FLASK_DEBUG": value, "DEBUG": value})
+
+
+def test_development_may_debug():
+    load_config({"HOMTHU_ENV": "development", "SECRET_KEY": STRONG, "FLASK_DEBUG": "1"})
+
+
+def test_production_sends_hsts_for_a_year_unless_configured():
+    assert load_config({"SECRET_KEY": STRONG})["HSTS_MAX_AGE"] == 365 * 24 * 3600
+    assert load_config({"SECRET_KEY": STRONG, "HSTS_MAX_AGE": "600"})["HSTS_MAX_AGE"] == 600
+    assert load_config({"HOMTHU_ENV": "testing"})["HSTS_MAX_AGE"] is None  # plain HTTP there
+    with pytest.raises(ConfigError, match="HSTS_MAX_AGE"):
+        load_config({"SECRET_KEY": STRONG, "HSTS_MAX_AGE": "-1"})
 
 
 def test_production_uses_the_production_argon2_profile_and_secure_cookies():
@@ -133,3 +204,177 @@ def test_an_organisation_created_in_production_derives_receipts_with_the_product
         profile = KdfProfile.decode(organisation.receipt_kdf)
     assert profile == PRODUCTION
     get_database(app).engine.dispose()
+
+
+# --- the production application ----------------------------------------------------------
+
+
+def production_app(monkeypatch, **env: str):
+    """The application in production on the test's database (same SECRET_KEY as the world's)."""
+    monkeypatch.setenv("HOMTHU_ENV", "production")
+    monkeypatch.delenv("ARGON2_PROFILE")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return create_app()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_refuses_to_start_in_debug_mode(app_env, monkeypatch):
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        production_app(monkeypatch, FLASK_DEBUG="1")
+    monkeypatch.delenv("FLASK_DEBUG")
+    with pytest.raises(ConfigError, match="debug"):
+        create_app({"DEBUG": True})
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_refuses_cookies_without_secure(app_env, monkeypatch):
+    monkeypatch.setenv("HOMTHU_ENV", "production")
+    monkeypatch.delenv("ARGON2_PROFILE")
+    with pytest.raises(ConfigError, match="Secure"):
+        create_app({"SESSION_COOKIE_SECURE": False})
+
+
+def set_cookies(response) -> dict[str, str]:
+    headers = response.headers.getlist("Set-Cookie")
+    return {header.split("=", 1)[0]: header for header in headers}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_cookie_is_secure_in_production(app, world, monkeypatch):
+    production = production_app(monkeypatch)
+    client = production.test_client()
+    cookies = set_cookies(client.get("/lang/en"))
+    cookies |= set_cookies(client.get("/report/write?kind=problem&identity=anonymous&body=auto"))
+    cookies |= set_cookies(client.get("/board/login"))
+    staff = world["cd_handler"]
+    token = csrf_from(client.get("/board/login").get_data(as_text=True))
+    response = client.post(
+        "/board/login",
+        data={
+            "csrf_token": token,
+            "email": staff.email,
+            "password": staff.password,
+            "code": staff.login_code(app),
+        },
+    )
+    assert response.status_code == 302
+    cookies |= set_cookies(response)
+    reporter = production.test_client()
+    _, receipt = file_report(reporter)
+    assert receipt
+    cookies |= set_cookies(follow_up(reporter, receipt))
+    expected = {
+        LANG_COOKIE,
+        PUBLIC_SESSION_COOKIE,
+        STAFF_SESSION_COOKIE,
+        STAFF_COOKIE,
+        REPORTER_COOKIE,
+    }
+    assert expected <= set(cookies)
+    for name in expected:
+        assert "; Secure" in cookies[name], cookies[name]
+    get_database(production).engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_production_sends_hsts_with_the_configured_max_age(app, world, client, monkeypatch):
+    assert "Strict-Transport-Security" not in client.get("/").headers  # testing: plain HTTP
+    production = production_app(monkeypatch, HSTS_MAX_AGE="600")
+    for path in ("/", "/board/login", "/missing"):
+        headers = production.test_client().get(path).headers
+        assert headers["Strict-Transport-Security"] == "max-age=600", path
+    get_database(production).engine.dispose()
+
+
+# --- files on disk -------------------------------------------------------------------------
+
+
+def private(path: Path) -> bool:
+    """Nobody but the owner may read, write or enter it."""
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):
+    folder = tmp_path / "instance"
+    engine = make_engine(f"sqlite:///{folder / 'homthu.sqlite3'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    with engine.connect() as connection:  # the write-ahead log and its index exist while open
+        connection.exec_driver_sql("SELECT * FROM t").all()
+        files = sorted(folder.iterdir())
+        assert [file.name for file in files] == [
+            "homthu.sqlite3",
+            "homthu.sqlite3-shm",
+            "homthu.sqlite3-wal",
+        ]
+        assert private(folder) and all(private(file) for file in files)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_db_upgrade_creates_a_private_database(app_env, monkeypatch, tmp_path):
+    path = tmp_path / "fresh" / "homthu.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert private(path.parent) and private(path)
+    get_database(app).engine.dispose()
+
+
+def test_the_development_secret_and_its_folder_are_private(tmp_path, monkeypatch):
+    folder = tmp_path / "instance"
+    monkeypatch.setattr(config, "INSTANCE_DIR", folder)
+    load_config({"HOMTHU_ENV": "development"})
+    assert private(folder) and private(folder / "dev-secret-key")
+
+
+# --- secrets on the command line -----------------------------------------------------------
+
+SECRET_WORDS = re.compile(r"password|secret|recovery|passphrase|token|key", re.I)
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found += all_commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_no_command_takes_a_secret_as_an_argument(app):
+    """Arguments are visible in `ps` and kept in shell history: secrets come from a prompt."""
+    for name, command in all_commands(app.cli):
+        for parameter in command.params:
+            words = " ".join([parameter.name or "", *parameter.opts])
+            assert not SECRET_WORDS.search(words), f"{name}: {words}"
+
+
+ACCOUNT_ADD = ["account", "add", "--org", "test", "--email", "new@homthu.test", "--name", "New"]
+PASSPHRASE = "a long and unusual passphrase"
+
+
+def test_account_add_reads_the_password_from_standard_input(app, world):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[*ACCOUNT_ADD, "--role", "handler", "--body", "CD"], input=PASSPHRASE + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSPHRASE not in result.output
+    with domain_session(app) as db:
+        account = db.scalar(select(Account).where(Account.email == "new@homthu.test"))
+        assert account is not None and check_password(PASSPHRASE, account.password_hash)
+
+
+def test_account_add_refuses_a_password_option_and_an_empty_input(app, world):
+    runner = app.test_cli_runner()
+    args = [*ACCOUNT_ADD, "--role", "handler", "--body", "CD"]
+    refused = runner.invoke(args=[*args, "--password", PASSPHRASE], input=PASSPHRASE + "\n")
+    assert refused.exit_code == 2 and "No such option" in refused.output
+    empty = runner.invoke(args=args, input="")
+    assert empty.exit_code == 1 and "standard input" in empty.output
+    with domain_session(app) as db:
+        assert db.scalar(select(Account).where(Account.email == "new@homthu.test")) is None

@@ -47,6 +47,24 @@ def _profile():
     return current_app.extensions["homthu.kdf"]
 
 
+def read_secret(label: str, *, confirm: bool = False) -> str:
+    """A secret typed at a terminal without echo, or the first line of standard input otherwise.
+
+    Never an argument or option: those are shown by `ps` to every user of the machine and kept
+    in shell history. Standard input is read directly when it is no terminal, because getpass
+    would open the controlling terminal instead and a pipe typed in a shell would still prompt.
+    """
+    stdin = sys.stdin  # CliRunner swaps it in tests
+    if stdin.isatty():
+        return click.prompt(
+            f"{label} (not shown)", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+    secret = stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise click.ClickException(f"{label}: nothing on standard input.")
+    return secret
+
+
 def _print_recovery_codes(new_bodies) -> None:
     click.echo("\nRecovery codes — print them, give each to the body's chair, keep on paper.")
     click.echo("They are shown once and stored nowhere:")
@@ -164,11 +182,12 @@ def org_add_body(slug: str, code: str, kind: str, name_vi: str, name_en: str) ->
 @click.option("--name", required=True, help="Display name.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--body", "body_code", help="Body code (CD, TTND) for handlers and chairs.")
-@click.password_option(help="Asked for when not given.")
-def account_add(
-    slug: str, email: str, name: str, role: str, body_code: str | None, password: str
-) -> None:
-    """Add a staff account with its own key pair."""
+def account_add(slug: str, email: str, name: str, role: str, body_code: str | None) -> None:
+    """Add a staff account with its own key pair.
+
+    The password is asked for without echo, or read from standard input's first line.
+    """
+    password = read_secret("Password", confirm=True)
     with transaction() as db:
         organisation = db.scalar(select(Organisation).where(Organisation.slug == slug))
         if organisation is None:
@@ -276,9 +295,7 @@ def keys_recover(slug: str | None, body_code: str, email: str) -> None:
     The key is read from standard input without echo, never from the command line (which
     other users of the machine and the shell history would see).
     """
-    code = click.prompt(
-        f"Recovery key of {body_code.upper()} (not shown)", hide_input=True, err=True
-    )
+    code = read_secret(f"Recovery key of {body_code.upper()}")
     with transaction() as db:
         organisation = _organisation(db, slug)
         body = db.scalar(

@@ -9,13 +9,16 @@ land together or not at all.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY_OPTION = "homthu_read_only"
@@ -31,9 +34,26 @@ def make_engine(url: str, **kwargs) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    _create_private_sqlite_file(url)
     engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True, **kwargs)
     _configure_sqlite(engine)
     return engine
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a missing SQLite file 0600 (its folder 0700) before SQLite makes it world-readable.
+
+    SQLite creates a database 0644 and gives its -wal and -shm files the database's own mode, so
+    a file made private here keeps the whole database private. An existing file is left as it is.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # SQLite reads an empty file as an empty database, so creating it first is safe.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: Engine) -> None:

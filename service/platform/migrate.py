@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import Connection
 
@@ -38,7 +38,6 @@ def _config() -> Config:
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    _ensure_sqlite_directory(current_app)
     command.upgrade(_config(), revision)
 
 
@@ -60,9 +59,3 @@ def history_command() -> None:
 def revision_command(message: str, autogenerate: bool) -> None:
     """Write a new migration (compare models to the database with --autogenerate)."""
     command.revision(_config(), message=message, autogenerate=autogenerate)
-
-
-def _ensure_sqlite_directory(app: Flask) -> None:
-    url = app.config["DATABASE_URL"]
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)

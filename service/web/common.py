@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import unquote, urlsplit, urlunsplit
+
 from flask import Response, abort, current_app, g, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
@@ -39,11 +43,49 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else "vi"
 
 
+NEXT_MAX_LENGTH = 2048
+_PRINTABLE_ASCII = re.compile(r"[!-~]+")  # no space, no control character, nothing beyond ASCII
+_ENCODED_SLASH = re.compile(r"%(2f|5c)", re.IGNORECASE)
+_UNQUOTE_ROUNDS = 4  # deeper layers of percent-encoding than this are odd in themselves
+
+
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site relative paths: an open redirect would be a phishing tool."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """`target` if it is surely a path of this site, else `default`: never an open redirect.
+
+    Browsers forgive a lot (they drop tabs and newlines, read `\\` as `/`, fold look-alike
+    characters), so rather than guess how one would read an odd value, anything odd is refused:
+    the value must be printable ASCII, a path starting with a single `/`, with no scheme, host,
+    backslash or encoded slash, and stay so at every layer of percent-decoding and after Unicode
+    compatibility folding. An empty query is dropped, as the Location header would drop it.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH or not _PRINTABLE_ASCII.fullmatch(target):
+        return default
+    layers = _decoded_layers(target)
+    if layers is None or any(_may_leave_site(layer) for layer in layers):
+        return default
+    return urlunsplit(urlsplit(target))
+
+
+def _decoded_layers(text: str) -> list[str] | None:
+    """`text` and each percent-decoding of it until nothing changes (None: too many layers)."""
+    layers = [text]
+    for _ in range(_UNQUOTE_ROUNDS):
+        if _ENCODED_SLASH.search(layers[-1]):
+            return None  # an encoded slash or backslash is read as a real one by someone
+        decoded = unquote(layers[-1])
+        if decoded == layers[-1]:
+            return [*layers, unicodedata.normalize("NFKC", decoded)]
+        layers.append(decoded)
+    return None
+
+
+def _may_leave_site(text: str) -> bool:
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return True
+    if any(unicodedata.category(char)[0] in "CZ" and char != " " for char in text):
+        return True  # control, format (bidi, zero-width) and unusual space characters
+    parts = urlsplit(text)
+    return bool(parts.scheme or parts.netloc)
 
 
 def set_session_cookie(response: BaseResponse, name: str, value: str, path: str = "/") -> None:

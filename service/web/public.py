@@ -99,7 +99,12 @@ def set_language(code: str):
     response = redirect(safe_next(request.args.get("next"), url_for("public.landing")))
     if code in LOCALES:
         response.set_cookie(
-            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],  # HTTPS only in production
         )
     return response
 
