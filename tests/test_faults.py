@@ -179,6 +179,7 @@ def test_a_filing_cut_off_from_the_database_gets_a_503_and_saves_nothing(
     assert outage.cuts == 1
     html = _assert_unsaved_page(response)
     assert UNSAVED_VI in html and BACK_IN_BROWSER_VI in html
+    assert "Trung tâm Hội nghị (test)" in html  # the header, from values copied before the cut
     assert "Mất kết nối" not in html and "Nội dung dài" not in html  # never echoes the report
     assert receipt is None
     records = list(caplog.records)
@@ -281,3 +282,26 @@ def test_a_full_disk_while_spooling_an_upload_gets_a_503_and_saves_nothing(
     monkeypatch.undo()  # the control: room again
     response, receipt = file_report(client, files=[("anh.jpg", b"x" * 300_000)])
     assert response.status_code == 200 and receipt
+
+
+def test_when_even_the_error_page_fails_the_user_still_gets_a_page_of_ours(
+    app, client: FlaskClient, monkeypatch, caplog
+):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    from service.web import errors, public
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyError("a bug")
+
+    def no_template(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the template failed too")
+
+    monkeypatch.setattr(public, "published_results", broken)
+    monkeypatch.setattr(errors, "render_error", no_template)
+    caplog.set_level(logging.INFO)
+    response = client.get("/results", environ_base=CLIENT)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert '<html lang="vi"' in html and "Hệ thống đã gặp sự cố." in html
+    faults = [record.getMessage() for record in caplog.records if record.name == "homthu.faults"]
+    assert faults == ["unhandled KeyError", "unhandled RuntimeError"]
