@@ -200,6 +200,19 @@ def test_the_outage_page_follows_the_chosen_language(app, client: FlaskClient, o
     assert "Nothing was saved. Go back in your browser to keep what you wrote" in html
 
 
+def test_a_database_down_before_the_request_gets_the_same_503(
+    app, client: FlaskClient, outage: Outage, caplog
+):
+    """A restart or an outage that began earlier: the first query of the request fails."""
+    assert client.get("/").status_code == 200  # the control
+    get_database(app).engine.dispose()  # no pooled connection left to reuse
+    outage.down = True
+    caplog.set_level(logging.INFO)
+    response = client.get("/report", environ_base=CLIENT)
+    assert UNSAVED_VI in _assert_unsaved_page(response)
+    _assert_no_trace_of_the_reporter(list(caplog.records), "OperationalError")
+
+
 # --- a staff page --------------------------------------------------------------------------
 
 
