@@ -24,9 +24,11 @@ from flask import Flask, has_request_context
 from flask import request as flask_request
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, func, select
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.models import AuditEvent, Case, Message, OutboxMessage
-from service.platform.db import get_database
+from service.platform.db import database_unreachable, get_database
 from service.web import uploads
 from tests.casefactory import file_case
 from tests.conftest import PG_URL, csrf_from, domain_session, log_in
@@ -318,3 +320,30 @@ def test_when_even_the_error_page_fails_the_user_still_gets_a_page_of_ours(
     assert '<html lang="vi"' in html and "Hệ thống đã gặp sự cố." in html
     faults = [record.getMessage() for record in caplog.records if record.name == "homthu.faults"]
     assert faults == ["unhandled KeyError", "unhandled RuntimeError"]
+
+
+def _caused_by(cause: BaseException) -> RuntimeError:
+    try:
+        try:
+            raise cause
+        except BaseException as error:
+            raise RuntimeError("wrapped") from error
+    except RuntimeError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "lost"),
+    [
+        (OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")), True),
+        (DisconnectionError("gone"), True),
+        (PoolTimeout("QueuePool limit reached"), True),
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True),
+        (_caused_by(psycopg.InterfaceError("the connection is closed")), True),
+        (IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")), False),
+        (KeyError("a bug"), False),
+        (_caused_by(ValueError("a bug")), False),
+    ],
+)
+def test_what_counts_as_a_lost_database(error: BaseException, lost: bool):
+    assert database_unreachable(error) is lost

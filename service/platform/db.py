@@ -17,7 +17,13 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY_OPTION = "homthu_read_only"
@@ -110,14 +116,15 @@ def get_db() -> Session:
 def database_unreachable(error: BaseException) -> bool:
     """Whether `error`, or what caused it, says the database is gone or cannot answer now.
 
-    A connection cut, a server restarting or refusing connections, a SQLite file locked for too
-    long or on a full disk: the request could not be saved, and trying again later may work.
+    A connection cut, a server restarting or refusing connections, every pooled connection
+    busy for too long, a SQLite file locked for too long or on a full disk: the request could
+    not be saved, and trying again later may work.
     """
     seen: BaseException | None = error
     for _depth in range(8):  # a chain of causes is short; a cycle must not hang an error page
         if seen is None:
             return False
-        if isinstance(seen, OperationalError | DisconnectionError | InterfaceError):
+        if isinstance(seen, OperationalError | DisconnectionError | InterfaceError | PoolTimeout):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
