@@ -15,7 +15,7 @@ from service.platform import settings as platform_settings
 from service.platform import unit_of_work
 from service.platform.extensions import babel, csrf, login_manager
 from service.platform.extensions import mail as mailer
-from service.platform.logs import configure_logging
+from service.platform.logs import Application, configure_logging
 from service.sealing.profiles import profile_named
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ RECEIPT_THREADS = 4
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application from environment settings, with `overrides` applied on top."""
-    app = Flask(
+    app = Application(
         __name__,
         template_folder=str(ROOT / "templates"),
         instance_path=str(INSTANCE_DIR),

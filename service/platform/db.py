@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY_OPTION = "homthu_read_only"
@@ -123,6 +131,40 @@ def get_db() -> Session:
     if "db" not in g:
         g.db = get_database().sessionmaker()
     return g.db
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error`, or what caused it, says the database is gone or cannot answer now.
+
+    A connection cut, a server restarting or refusing connections, every pooled connection
+    busy for too long, a SQLite file locked for too long or on a full disk: the request could
+    not be saved, and trying again later may work.
+    """
+    seen: BaseException | None = error
+    for _depth in range(8):  # a chain of causes is short; a cycle must not hang an error page
+        if seen is None:
+            return False
+        if isinstance(seen, OperationalError | DisconnectionError | InterfaceError | PoolTimeout):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _DRIVER_OUTAGES):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _driver_outages() -> tuple[type[BaseException], ...]:
+    """The drivers' own outage errors, for code that reaches a driver without SQLAlchemy."""
+    found: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+    except ImportError:  # a SQLite-only installation
+        return tuple(found)
+    return (*found, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+_DRIVER_OUTAGES = _driver_outages()
 
 
 def _close_request_session(_exc: BaseException | None) -> None:

@@ -4,13 +4,21 @@ No IP address, user agent or request time of a reporter reaches a log: Werkzeug'
 request log (which starts with the client address) is suppressed, and the application writes its
 own access line only for staff areas, without addresses. Log lines carry no timestamp of their
 own; a deployment's journal adds one, which is why reporter requests are not logged at all.
+
+A request that fails is logged by `log_fault`: for the staff areas, with its route and the full
+traceback; for a reporter's request, with the exception's class alone — no path, no traceback
+(whose frames and messages could name what was sent), the journal's time the only time. Flask's
+own "Exception on <path>" line goes through it too (`Application.log_exception`). Gunicorn's
+error log follows the same rule (service/platform/gunicorn_log.py).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import sys
+from types import TracebackType
 
 from flask import Flask, Response, request
 
@@ -53,3 +61,40 @@ def _log_staff_request(response: Response) -> Response:
             "%s %s %s", request.method, request.url_rule or "-", response.status_code
         )
     return response
+
+
+ExcInfo = tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+
+
+def is_staff_path(path: str) -> bool:
+    return path.startswith(STAFF_PREFIXES)
+
+
+def fault_name(error: BaseException) -> str:
+    """The exception's class, and for an OSError its errno's name (ENOSPC: the disk is full)."""
+    name = type(error).__name__
+    code = error.errno if isinstance(error, OSError) else None
+    if code is not None and code in errno.errorcode:
+        return f"{name} ({errno.errorcode[code]})"
+    return name
+
+
+def log_fault(error: BaseException) -> None:
+    """A request failed: the staff route with its traceback, or a reporter's with its class."""
+    logger = logging.getLogger("homthu.faults")
+    if is_staff_path(request.path):
+        route = request.url_rule.rule if request.url_rule else "-"
+        logger.error(
+            "unhandled %s in %s %s", fault_name(error), request.method, route, exc_info=error
+        )
+    else:
+        logger.error("unhandled %s", fault_name(error))
+
+
+class Application(Flask):
+    """Flask, whose log of an exception that reached no handler (a failed commit in an
+    after_request hook) names no reporter's path: Flask's own says "Exception on <path>"."""
+
+    def log_exception(self, exc_info: ExcInfo) -> None:
+        if exc_info[1] is not None:
+            log_fault(exc_info[1])

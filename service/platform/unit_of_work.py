@@ -5,7 +5,8 @@ transaction at its first statement. ``init_app`` commits it in ONE place, an ``a
 hook, when the response's status is below 400, and rolls it back otherwise (like Warehouse's
 pyramid_tm: commit unless the request failed). A commit that fails raises into the error
 handlers, so nobody is told "saved" about something that was not; ``roll_back_request`` is the
-first thing every error handler does, so an error page never renders with a broken session.
+first thing every error handler does, so an error page never renders with a broken session
+(nor with one at all: it renders from plain values, so a lost database cannot fail it again).
 The teardown (service/platform/db.py) rolls back and closes whatever is left. A CLI command
 runs inside ``transaction()`` (or the ``in_transaction`` decorator): committed when the block
 ends, rolled back on any error; a command reports what it did after the block, once committed.
@@ -38,6 +39,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.platform.db import get_database
@@ -59,15 +61,27 @@ def _finish_request(response: Response) -> Response:
     if response.status_code < 400:
         session.commit()  # the one commit of a request; if it fails, the error handler answers
     else:
-        session.rollback()
+        roll_back_request()
     return response
 
 
 def roll_back_request() -> None:
-    """Drop whatever the failed request changed, so the error page renders with a clean session."""
-    session: Session | None = g.get("db")
-    if session is not None:
+    """Drop whatever the failed request changed, and the session with it.
+
+    The session is rolled back and closed, and the request forgets it: the error page renders
+    from plain values, never from objects a rollback expired (reading one would query a
+    database that may be gone, and fail again inside the error handler). If even the rollback
+    fails, the connection was lost with its transaction, so nothing of it was committed: the
+    session is invalidated, which drops the connection without a word to the server.
+    """
+    session: Session | None = g.pop("db", None)
+    if session is None:
+        return
+    try:
         session.rollback()
+    except SQLAlchemyError:
+        session.invalidate()
+    session.close()
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import Response, abort, current_app, g, request
@@ -15,6 +16,16 @@ from service.platform.db import get_db
 
 LANG_COOKIE = "homthu_lang"
 LOCALES = ("vi", "en")
+
+
+@dataclass(frozen=True)
+class Masthead:
+    """What every page's header shows of the organisation, as plain values: an error page
+    shows it without reading the organisation's row, which a rollback expired and which a lost
+    database could not load again."""
+
+    name: str
+    is_demo: bool
 
 
 def current_organisation() -> Organisation:
@@ -29,6 +40,7 @@ def current_organisation() -> Organisation:
         if len(found) != 1:
             abort(503)  # not set up yet, or ambiguous: the error page says so
         g.organisation = found[0]
+        g.masthead = Masthead(found[0].name, found[0].is_demo)
     return g.organisation
 
 

@@ -1,19 +1,35 @@
 """Every failure becomes a page in the user's language with a 4xx (or, for bugs, a plain 500).
 
 Error pages never echo what was sent: no receipt, no form field, no path parameter. Each handler
-first rolls back the request's session (service/platform/unit_of_work.py): nothing of a failed
-request is kept, and the page never renders with a session a failed flush or commit broke.
+first rolls back and drops the request's session (service/platform/unit_of_work.py): nothing of
+a failed request is kept, and the page renders from plain values only — no ORM object a rollback
+expired, no staff session loaded for the page — so a lost database cannot fail it a second time.
+
+Faults that are not bugs get a 503 that says what to do: a lost database (a connection cut, the
+server restarting, a locked or full SQLite file) says that nothing was saved and to go back in
+the browser, which keeps what was typed; a full temporary disk while an upload is spooled says
+the same about the files. That is a 503, not a 413: the files are within the limits the form
+states, and the fault is the server's and passes; a 413 would tell a reporter to shrink files
+that are not too large. Both send Retry-After. What is logged of a fault: see
+service/platform/logs.py (`log_fault`).
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template, request
+import errno
+
+from flask import Flask, Response, g, render_template, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from service.people.sessions import DEACTIVATED, PASSWORD_CHANGED, PASSWORD_RESET
+from service.platform.db import database_unreachable
 from service.platform.errors import DomainError
+from service.platform.logs import log_fault
 from service.platform.unit_of_work import roll_back_request
 from service.web.access import ReporterSessionEnded
 from service.web.forms import LoginForm, ReceiptForm
@@ -43,7 +59,22 @@ MESSAGES = {
 }
 
 
-def render_error(status: int, message: str | None = None, hint: str | None = None):
+# A fault that passes: nothing was saved, and the browser's Back button keeps what was typed
+# (a link back would load an empty form, so the page offers none).
+UNSAVED = _l(
+    "Nothing was saved. Go back in your browser to keep what you wrote, "
+    "and try again in a few minutes."
+)
+OUTAGES = {
+    "database": _l("The suggestion box is unavailable for a moment."),
+    "disk": _l("The server has no room for your files right now."),
+}
+RETRY_AFTER_SECONDS = 120
+
+
+def render_error(
+    status: int, message: str | None = None, hint: str | None = None, *, back_link: bool = True
+):
     default_message, default_hint = MESSAGES.get(status, MESSAGES[400])
     from flask import current_app
 
@@ -54,7 +85,7 @@ def render_error(status: int, message: str | None = None, hint: str | None = Non
         status=status,
         message=message or default_message,
         hint=hint_text,
-        back_url=request.referrer if _same_site(request.referrer) else None,
+        back_url=request.referrer if back_link and _same_site(request.referrer) else None,
     )
     return page, status
 
@@ -66,12 +97,12 @@ def _same_site(url: str | None) -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        roll_back_request()
+        discard_request_state()
         return render_error(error.status_code, str(error.message))
 
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError):
-        roll_back_request()
+        discard_request_state()
         return render_error(
             400,
             str(_l("This form has expired or was sent without its security token.")),
@@ -80,7 +111,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ReporterSessionEnded)
     def _reporter_session(_error: ReporterSessionEnded):
-        roll_back_request()
+        discard_request_state()
         form = ReceiptForm(formdata=None)
         page = render_template(
             "public/follow_up.html",
@@ -93,19 +124,57 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        roll_back_request()
+        discard_request_state()
+        original = getattr(error, "original_exception", None)
+        if original is not None:  # an error no handler took, e.g. a failed commit: logged
+            return fault_page(original)  # already (logs.Application.log_exception)
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        roll_back_request()  # e.g. a failed commit: the page must not render with that session
-        # Logged without request details: the time and path of a reporter's action stay unknown.
-        app.logger.error("unhandled %s", type(error).__name__, exc_info=not _is_reporter_path())
+        discard_request_state()  # e.g. a failed commit: the page must not render with that session
+        log_fault(error)
+        return fault_page(error)
+
+
+def discard_request_state() -> None:
+    """Before an error page: drop the request's session, and render without loading anything.
+
+    Flask-Login would load the staff member for the page's context (a query) if the request has
+    not loaded them yet; an error page shows nothing of them, so it is told there is nobody.
+    """
+    roll_back_request()
+    if "_login_user" not in g:  # Flask-Login's per-request cache of current_user
+        g._login_user = AnonymousUserMixin()
+
+
+def fault_page(error: BaseException):
+    """A 503 that says what to do for a fault that passes, a plain 500 for a bug — and if even
+    that page fails, a last page that needs no template."""
+    try:
+        if database_unreachable(error):
+            return _outage_page("database")
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return _outage_page("disk")
         return render_error(500)
+    except Exception as again:  # whatever failed, the user still gets a page of ours
+        log_fault(again)
+        return _last_resort_page()
 
 
-def _is_reporter_path() -> bool:
-    return not request.path.startswith(("/board", "/admin"))
+def _outage_page(kind: str) -> Response:
+    page, status = render_error(503, str(OUTAGES[kind]), str(UNSAVED), back_link=False)
+    return Response(page, status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _last_resort_page() -> Response:
+    message, hint = (str(text) for text in MESSAGES[500])
+    page = (
+        f'<!doctype html><html lang="{escape(str(get_locale()))}"><meta charset="utf-8">'
+        f"<title>{escape(message)}</title>"
+        f"<h1>{escape(message)}</h1><p>{escape(hint)}</p></html>"
+    )
+    return Response(page, 500, mimetype="text/html")
 
 
 ENDED_MESSAGES = {

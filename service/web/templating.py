@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from service.cases.lifecycle import Action
 from service.models import CaseStatus, DeadlineStage, Priority, Track
 from service.platform.clock import local_today
+from service.web.common import Masthead
 from service.web.forms import KIND_LABELS
 
 __all__ = ["ACTION_LABELS", "EVENT_LABELS", "KIND_LABELS", "STATUS_LABELS", "TRACK_LABELS"]
@@ -102,14 +103,15 @@ def action_label(action: Action, case) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
-    # Reads only what the request already loaded: rendering (pages or mail) never queries.
+    # Reads only plain values the request already loaded: rendering (pages or mail) never
+    # queries, so an error page renders even when the database is gone.
     @app.context_processor
     def _globals():
-        organisation = g.get("organisation")
+        masthead: Masthead | None = g.get("masthead")
         return {
             "locale": str(get_locale()),
-            "is_demo": bool(organisation and organisation.is_demo),
-            "organisation_name": organisation.name if organisation else None,
+            "is_demo": bool(masthead and masthead.is_demo),
+            "organisation_name": masthead.name if masthead else None,
             "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
             "kind_names": lambda: _names(KIND_LABELS),
             "status_names": lambda: _names(STATUS_LABELS),
