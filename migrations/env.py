@@ -1,4 +1,4 @@
-"""Alembic environment. Run through `flask --app wsgi db upgrade` (see service/migrate.py)."""
+"""Alembic environment. Run through `flask --app wsgi db upgrade` (see service/platform/migrate.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Delivering the outbox: `flask --app wsgi outbox send [--loop] [--batch N]`.
 
 Every mail is a row of `outbox_message`, written in the transaction of the change that caused it
-(service/outbox.py). This module sends the rows that are due through Flask-Mail (the standard
+(service/mail/outbox.py). This module sends the rows that are due through Flask-Mail (the standard
 MAIL_* settings), one row per transaction:
 
     claim a due row → send it over SMTP → mark it sent (or schedule a retry) → commit

@@ -22,7 +22,7 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "seq"),
         Index("ix_audit_event_case_id", "case_id"),
-        # The organisation's log filtered by action, newest first (service/auditlog.py).
+        # The organisation's log filtered by action, newest first (service/cases/timeline.py).
         Index("ix_audit_event_organisation_action", "organisation_id", "action", "seq"),
     )
 

@@ -74,7 +74,7 @@ class Case(Base):
         UniqueConstraint("organisation_id", "reference"),
         # The board's list reads each of its orders from one index range, in order: by deadline
         # (next_due, nulls last, then the oldest first) or by received day (newest first), with
-        # or without a status (service/caselist.py, benchmarks/bench_case_list.py).
+        # or without a status (service/cases/caselist.py, benchmarks/bench_case_list.py).
         Index("ix_cases_body_next_due", "body_id", "next_due", "received_on", "reference"),
         Index(
             "ix_cases_body_status_next_due",

@@ -17,7 +17,7 @@ Two rules, repeated until neither applies:
    hierarchy (intervals, so large counts cost nothing). If it is not, another member of a line
    through that cell is hidden.
 
-Medians over fewer than 3 cases are not shown at all (see service/summaries.py).
+Medians over fewer than 3 cases are not shown at all (see service/reporting/summaries.py).
 """
 
 from __future__ import annotations

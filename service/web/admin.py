@@ -1,6 +1,6 @@
 """The administration area (/admin): for administrators only, and nothing in it opens a case.
 
-Views parse the form, call one domain function (service/admin.py, invitations, handover,
+Views parse the form, call one domain function (service/admin/settings.py, invitations, handover,
 retention) and render. Every route is `staff_required(Role.ADMIN)`.
 
 Not here yet (other issues build the domain functions these pages will show):
