@@ -1,4 +1,5 @@
-"""Alembic environment. Run through `flask --app wsgi db upgrade` (see service/platform/migrate.py)."""
+"""Alembic environment. Run through `flask --app wsgi db upgrade`
+(see service/platform/migrate.py)."""
 
 from __future__ import annotations
 

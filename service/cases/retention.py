@@ -5,9 +5,9 @@ message bodies, attachment chunks and their sealed names — and every key wrap,
 could open it even if a copy of the old ciphertext survived somewhere. What summaries and reports
 count stays: kind, body, status, category, dates, deadlines, the number of messages and files.
 
-On SQLite `secure_delete` is on (service/platform/db.py), so freed pages are zeroed, and `apply` ends with
-a WAL checkpoint that truncates the log. On PostgreSQL old row versions stay in the table files
-until VACUUM reclaims them; the README says how to run it after `retention apply`.
+On SQLite `secure_delete` is on (service/platform/db.py), so freed pages are zeroed, and `apply`
+ends with a WAL checkpoint that truncates the log. On PostgreSQL old row versions stay in the
+table files until VACUUM reclaims them; the README says how to run it after `retention apply`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Writing mail to the outbox. Delivery is `flask --app wsgi outbox send` (service/mail/delivery.py).
+"""Writing mail to the outbox. Delivery is `flask --app wsgi outbox send`
+(service/mail/delivery.py).
 
 Mail is rendered from templates/mail/<name>.txt and .html, Vietnamese first with English below.
 Notifications say only that something happened and link to the site: the templates get no case

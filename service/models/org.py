@@ -88,8 +88,9 @@ class Account(Base):
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
-    # Two-step login (TOTP). The secret is sealed (service/people/twofactor.py), never stored in clear;
-    # enrolled once the first code was confirmed. The last accepted time step refuses a replay.
+    # Two-step login (TOTP). The secret is sealed (service/people/twofactor.py), never stored in
+    # clear; enrolled once the first code was confirmed. The last accepted time step refuses a
+    # replay.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None]

@@ -9,8 +9,9 @@ November, so the figures must be closed before then. REPORT_YEAR_START (MM-DD, d
 is the day the reporting year begins in the previous calendar year: 2026-H1 runs 15/10/2025 –
 14/04/2026 and 2026 runs 15/10/2025 – 14/10/2026. With 01-01 the periods are calendar ones.
 
-The statistics are the monthly summary's (service/reporting/summaries.py), with the same protection of
-small cells; the document leaves room ("…") for the narrative the administration writes.
+The statistics are the monthly summary's (service/reporting/summaries.py), with the same
+protection of small cells; the document leaves room ("…") for the narrative the administration
+writes.
 """
 
 from __future__ import annotations

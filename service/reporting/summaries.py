@@ -3,8 +3,8 @@
 `flask --app wsgi summary send [--month YYYY-MM] [--force]` (default: last month) sends each
 organisation's summary to its active summary recipients (the whole organisation) and to each
 active chair (their own body only): per body and kind, the month and the month before. Counts of
-1 and 2 are shown as "< 3" and no total gives one back (service/reporting/disclosure.py); a median over
-fewer than 3 cases is not shown. The mail carries the audit chain's head, so a copy of it lives
+1 and 2 are shown as "< 3" and no total gives one back (service/reporting/disclosure.py); a median
+over fewer than 3 cases is not shown. The mail carries the audit chain's head, so a copy of it lives
 outside the database. A month is sent once: a second run does nothing without `--force`.
 """
 
