@@ -13,16 +13,19 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from service import create_app
+from service.models import Account, OutboxMessage, Role
 from service.platform.db import get_database
 from service.web.limits import EXTENSION
-from tests.conftest import csrf_from, get_csrf
+from tests.conftest import add_staff, csrf_from, get_csrf
 from tests.flows import file_report, follow_up
 
 pytestmark = pytest.mark.usefixtures("world")
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+VOLUME = "unusual_volume"
 ADDRESS = "203.0.113.77"  # TEST-NET-3: no real client's address
 
 
@@ -234,3 +237,23 @@ def test_an_unreachable_redis_does_not_take_the_site_down(app, limits_env, caplo
     response, receipt = file_report(client)
     assert response.status_code == 200 and receipt
     assert ADDRESS not in caplog.text
+
+
+# --- unusual volume: the administrators are told, reporters are not refused ----------------------
+
+
+@pytest.mark.parametrize("limits_env", [{"FILINGS_ALERT_PER_DAY": "2"}])
+def test_past_the_daily_budget_the_administrators_get_one_mail_and_filing_goes_on(
+    app, world, limits_env
+):
+    add_staff(app, world, "site_admin", Role.ADMIN, None, enrol=False)
+    for number in range(5):
+        response, receipt = file_report(from_address(app, f"198.51.100.{number}"))
+        assert response.status_code == 200 and receipt
+    with app.app_context(), get_database(app).session() as db:
+        alerts = list(db.scalars(select(OutboxMessage).where(OutboxMessage.template == VOLUME)))
+        admins = db.scalars(
+            select(Account.email).where(Account.role == Role.ADMIN, Account.active.is_(True))
+        ).all()
+    assert admins and sorted(alert.recipient for alert in alerts) == sorted(admins)
+    assert all("hơn 2 đơn" in alert.text_body for alert in alerts)

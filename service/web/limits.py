@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 from flask_limiter import Limit, Limiter
+from limits import RateLimitItemPerDay
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -107,3 +108,28 @@ def retry_after_seconds() -> int:
     # reset_at is rounded up to a whole second: never say more than the window itself.
     window = limit.limit.get_expiry()
     return max(1, min(window, math.ceil(limit.reset_at - time.time())))
+
+
+# --- the site-wide daily filing count ----------------------------------------------------------
+
+ALERT_ONCE = RateLimitItemPerDay(1)
+
+
+def unusual_filing_volume() -> bool:
+    """Count one filing for the whole site; True exactly once a day, when the day's count first
+    goes past FILINGS_ALERT_PER_DAY (then the caller alerts the administrators).
+
+    The counts live in the limiter's storage, outside the filing's transaction: a filing whose
+    commit then fails still counted, and if it was the one to alert, that day's mail is lost
+    with it. Advice, not bookkeeping: the next day's count starts afresh."""
+    limiter: Limiter | None = current_app.extensions.get(EXTENSION)
+    if limiter is None or not limiter.enabled:
+        return False
+    budget = RateLimitItemPerDay(current_app.config["FILINGS_ALERT_PER_DAY"])
+    try:
+        if limiter.limiter.hit(budget, "homthu", "site-filings"):
+            return False
+        return limiter.limiter.hit(ALERT_ONCE, "homthu", "site-filings-alerted")
+    except Exception:  # the count is advice: a storage outage must not fail a filing
+        logging.getLogger(__name__).warning("the daily filing count is unavailable")
+        return False
