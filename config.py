@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import limits
+
 ROOT = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("HOMTHU_INSTANCE_DIR", ROOT / "instance"))
 
@@ -115,6 +117,35 @@ SETTINGS: tuple[Setting, ...] = (
         "20",
         "Days an approved public summary stays on /results before the chair may withdraw it.",
     ),
+    Setting(
+        "PROXY_HOPS",
+        "0",
+        "Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).",
+    ),
+    Setting("RATELIMIT_ENABLED", "true", "Per-address limits (Flask-Limiter); `false` turns off."),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        "memory://",
+        "Where the limiter counts: `memory://` (one process) or `redis://127.0.0.1:6379/0`.",
+    ),
+    Setting(
+        "LIMIT_RECEIPT_FAILURES",
+        "10 per 10 minutes",
+        "Wrong receipt codes per address before the follow-up login refuses (429).",
+    ),
+    Setting("LIMIT_FILINGS", "20 per hour", "Report submissions per address."),
+    Setting("LIMIT_MESSAGES", "30 per hour", "Reporters' follow-up messages per address."),
+    Setting("LIMIT_STAFF_LOGIN_FAILURES", "30 per 10 minutes", "Failed staff logins per address."),
+    Setting(
+        "LIMIT_LINK_FAILURES",
+        "20 per hour",
+        "Unknown or expired invitation/password-reset links tried per address.",
+    ),
+    Setting(
+        "FILINGS_ALERT_PER_DAY",
+        "200",
+        "Reports a day (whole site) above which the administrators get one mail that day.",
+    ),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("HOMTHU_INSTANCE_DIR", "instance", "Folder for the embedded database and dev secret."),
 )
@@ -165,6 +196,42 @@ def _month_day(env: dict[str, str], name: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(f"{name} must be a day of the year as MM-DD, not {text!r}") from None
     return month, day
+
+
+LIMIT_SETTINGS = (
+    "LIMIT_RECEIPT_FAILURES",
+    "LIMIT_FILINGS",
+    "LIMIT_MESSAGES",
+    "LIMIT_STAFF_LOGIN_FAILURES",
+    "LIMIT_LINK_FAILURES",
+)
+
+
+def _rate(env: dict[str, str], name: str) -> str:
+    """A limit in Flask-Limiter's notation ("20 per hour", "10/10 minutes"), checked now."""
+    text = (_get(env, name) or "").strip()
+    try:
+        limits.parse(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a limit like '20 per hour', not {text!r}") from None
+    return text
+
+
+def _rate_limits(env: dict[str, str]) -> dict[str, Any]:
+    storage = (_get(env, "RATELIMIT_STORAGE_URI") or "").strip()
+    if not storage.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        raise ConfigError(f"RATELIMIT_STORAGE_URI must be memory:// or redis://…, not {storage!r}")
+    return {
+        "PROXY_HOPS": _at_least(env, "PROXY_HOPS", minimum=0),
+        "RATELIMIT_ENABLED": _bool(_get(env, "RATELIMIT_ENABLED")),
+        "RATELIMIT_STORAGE_URI": storage,
+        # A Redis outage must not take the site down: count in memory until it is back.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "homthu",
+        **{name: _rate(env, name) for name in LIMIT_SETTINGS},
+        "FILINGS_ALERT_PER_DAY": _at_least(env, "FILINGS_ALERT_PER_DAY", minimum=1),
+    }
 
 
 SECRET_KEY_MIN_LENGTH = 32
@@ -322,6 +389,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": 3600,
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        **_rate_limits(env),
     }
     if mode == "production":
         refuse_unsafe_production(config)

@@ -67,7 +67,6 @@ def _init_extensions(app: Flask) -> None:
     from service.web.access import load_staff_user
     from service.web.common import select_locale
     from service.web.errors import staff_unauthorized
-    from service.web.public import start_filing_receipt
 
     app.config.setdefault("WTF_I18N_ENABLED", False)  # our forms translate their own messages
     babel.init_app(
@@ -76,9 +75,6 @@ def _init_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     csrf.init_app(app)
-    # Registered after CSRFProtect's own check, so only a filing with a valid token and session
-    # cookie starts its Argon2id; it still overlaps the form, the routing and the writes.
-    app.before_request(start_filing_receipt)
     mailer.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # it would hash the client's address into a cookie
@@ -87,7 +83,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from service.web import account, admin, board, public
+    from service.web import account, admin, board, limits, public
     from service.web.access import refuse_undeclared_views
     from service.web.common import load_organisation
     from service.web.errors import register_error_handlers
@@ -99,6 +95,11 @@ def _register_web(app: Flask) -> None:
     app.register_blueprint(board.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    # The limiter's check is registered after CSRFProtect's, and start_filing_receipt after both:
+    # only a filing with a valid token and session cookie, within its limits, starts its
+    # Argon2id; it still overlaps the form, the routing and the writes.
+    limits.init_app(app)
+    app.before_request(public.start_filing_receipt)
     app.before_request(refuse_undeclared_views)
     app.before_request(load_organisation)
     app.after_request(_security_headers)

@@ -176,6 +176,10 @@ def set_test_env(
                 "REOPEN_",
                 "PUBLICATION_",
                 "HSTS_",
+                "RATELIMIT_",
+                "LIMIT_",
+                "PROXY_",
+                "FILINGS_",
             )
         ) or name in (
             "FLASK_DEBUG",
@@ -194,6 +198,8 @@ def set_test_env(
         "ARGON2_PROFILE": "fast",
         "PUBLIC_BASE_URL": "http://homthu.test",
         "MAIL_DEFAULT_SENDER": "homthu@homthu.test",
+        # Off, so no test trips over another's budget; tests/test_limits.py turns them on.
+        "RATELIMIT_ENABLED": "false",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

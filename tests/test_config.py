@@ -378,3 +378,30 @@ def test_account_add_refuses_a_password_option_and_an_empty_input(app, world):
     assert empty.exit_code == 1 and "standard input" in empty.output
     with domain_session(app) as db:
         assert db.scalar(select(Account).where(Account.email == "new@homthu.test")) is None
+
+
+def test_production_defaults_are_on_and_generous_enough_for_an_office():
+    config = load_config({"HOMTHU_ENV": "testing"})  # the defaults, whatever the mode
+    assert config["RATELIMIT_ENABLED"] is True
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["PROXY_HOPS"] == 0
+    assert config["LIMIT_RECEIPT_FAILURES"] == "10 per 10 minutes"
+    assert config["LIMIT_FILINGS"] == "20 per hour"
+    assert config["LIMIT_MESSAGES"] == "30 per hour"
+    assert config["LIMIT_STAFF_LOGIN_FAILURES"] == "30 per 10 minutes"
+    assert config["LIMIT_LINK_FAILURES"] == "20 per hour"
+    assert config["FILINGS_ALERT_PER_DAY"] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIMIT_FILINGS", "lots"),
+        ("RATELIMIT_STORAGE_URI", "memcached://localhost"),
+        ("PROXY_HOPS", "-1"),
+        ("FILINGS_ALERT_PER_DAY", "0"),
+    ],
+)
+def test_a_malformed_limit_setting_is_refused(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_config({"HOMTHU_ENV": "testing", name: value})

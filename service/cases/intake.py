@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 from service.audit.trail import Actor, record_event
 from service.cases.casework import NOTIFY_EMAIL_FIELD
 from service.cases.readers import HANDLER_ROLES, body_readers
-from service.mail.outbox import RenderedMail, enqueue_rendered, mail_settings, render_mail
+from service.mail.outbox import (
+    RenderedMail,
+    enqueue_mail,
+    enqueue_rendered,
+    mail_settings,
+    render_mail,
+)
 from service.models import (
     NAMED_ONLY_KINDS,
     Account,
@@ -39,6 +45,7 @@ from service.models import (
     Organisation,
     Priority,
     ReferenceCounter,
+    Role,
     SpentFormToken,
     Track,
 )
@@ -389,3 +396,33 @@ def receiving_body(
     raise InvalidSubmission(
         _l("You have excluded everyone who could receive this report. Untick at least one person.")
     )
+
+
+def warn_of_unusual_volume(
+    db: Session, organisation: Organisation, per_day: int, now: dt.datetime | None = None
+) -> int:
+    """Mail the organisation's active administrators that more than `per_day` reports came in
+    today (the caller decides when: service/web/limits.py). Reporters are never refused for
+    it; a flood from a bot is for a person to judge. Return how many mails were queued.
+
+    A reporter's action causes it, so it leaves at the notify hours like every such mail: its
+    time says nothing about which filing crossed the line."""
+    now = now or utcnow()
+    admins = db.scalars(
+        select(Account).where(
+            Account.organisation_id == organisation.id,
+            Account.role == Role.ADMIN,
+            Account.active.is_(True),
+        )
+    ).all()
+    for admin in admins:
+        enqueue_mail(
+            db,
+            organisation_id=organisation.id,
+            recipient=admin.email,
+            template="unusual_volume",
+            context={"per_day": per_day},
+            now=now,
+            reporter_action=True,
+        )
+    return len(admins)

@@ -17,10 +17,12 @@ service/platform/logs.py (`log_fault`).
 from __future__ import annotations
 
 import errno
+import math
 
 from flask import Flask, Response, g, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
+from flask_limiter import RateLimitExceeded
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -33,6 +35,7 @@ from service.platform.logs import log_fault
 from service.platform.unit_of_work import roll_back_request
 from service.web.access import ReporterSessionEnded
 from service.web.forms import LoginForm, ReceiptForm
+from service.web.limits import retry_after_seconds
 
 MESSAGES = {
     400: (_l("Something in the request was not right."), _l("Go back and try again.")),
@@ -122,6 +125,11 @@ def register_error_handlers(app: Flask) -> None:
         )
         return page, 401
 
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(_error: RateLimitExceeded):
+        discard_request_state()
+        return too_many_requests_page(retry_after_seconds())
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         discard_request_state()
@@ -165,6 +173,20 @@ def fault_page(error: BaseException):
 def _outage_page(kind: str) -> Response:
     page, status = render_error(503, str(OUTAGES[kind]), str(UNSAVED), back_link=False)
     return Response(page, status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def too_many_requests_page(seconds: int) -> Response:
+    """A 429 that says when to try again, in whole minutes (and Retry-After in seconds).
+
+    It names no limit and no address: a shared office address reads as "from here"."""
+    minutes = math.ceil(seconds / 60)
+    hint = ngettext(
+        "Please try again in %(num)d minute.", "Please try again in %(num)d minutes.", minutes
+    )
+    page, status = render_error(
+        429, str(_l("Too many requests from here in a short time.")), hint, back_link=False
+    )
+    return Response(page, status, headers={"Retry-After": str(seconds)})
 
 
 def _last_resort_page() -> Response:

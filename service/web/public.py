@@ -35,6 +35,7 @@ from service.cases.intake import (
     handlers_of,
     spend_form_token,
     submit_case,
+    warn_of_unusual_volume,
 )
 from service.cases.publication import published_results
 from service.cases.voice import ask_to_reopen, flag_retaliation, rate_outcome, voice_for
@@ -75,6 +76,7 @@ from service.web.forms import (
     choice_label,
     chosen_files,
 )
+from service.web.limits import unusual_filing_volume
 from service.web.once import issue_form_token, read_form_token
 from service.web.uploads import SpooledUpload
 
@@ -225,6 +227,9 @@ def _offer_again(form: ReportForm):
 def _file(form: ReportForm) -> str:
     pending = g.pop("pending_receipt", None)  # started by start_filing_receipt
     filed = submit_case(get_db(), current_organisation(), _submission(form), pending=pending)
+    if unusual_filing_volume():  # once a day, past FILINGS_ALERT_PER_DAY: tell, never refuse
+        per_day = current_app.config["FILINGS_ALERT_PER_DAY"]
+        warn_of_unusual_volume(get_db(), current_organisation(), per_day)
     return render_template(
         "public/receipt.html",
         case=filed.case,
