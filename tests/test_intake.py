@@ -224,6 +224,30 @@ def test_references_count_per_body_and_year(db, world):
     assert later.case.reference == "CD-2027-0001"
 
 
+def test_a_filing_rolled_back_leaves_no_gap_and_no_stand_in_reference(db, world):
+    """The number is taken in the filing's transaction (last, just before the commit): a filing
+    that never commits gives it back, and the case's stand-in reference is never seen."""
+    assert file_report(db, world).case.reference == "CD-2026-0001"
+    lost = submit_case(
+        db,
+        world.organisation,
+        Submission(
+            kind=CaseKind.PROBLEM, title="t", text="x", attachments=[BytesUpload("a", b"1")]
+        ),
+        now=NOW,
+    )
+    assert lost.case.reference == "CD-2026-0002"
+    db.rollback()  # as a failed request would
+    assert file_report(db, world).case.reference == "CD-2026-0002"
+    references = set(db.scalars(select(Case.reference)))
+    assert references == {"CD-2026-0001", "CD-2026-0002"}
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "case.submitted")).all()
+    assert sorted(e.details for e in events) == [
+        '{"attachments":0,"reference":"CD-2026-0001"}',
+        '{"attachments":0,"reference":"CD-2026-0002"}',
+    ]
+
+
 def test_dates_are_kept_to_the_day_in_the_local_calendar(db, world):
     late_evening = dt.datetime(2026, 11, 27, 18, 30, tzinfo=dt.UTC)  # 01:30 on the 28th locally
     case = submit_case(

@@ -1,8 +1,9 @@
 """Filing a report: encrypt on arrival, route, wrap the keys, issue the receipt.
 
 `submit_case` is the one domain operation behind the reporter's form. It performs the single
-slow Argon2id derivation of the new receipt before touching the database, then writes the case,
-its key wraps, its attachments, its audit event and its notifications in one transaction.
+slow Argon2id derivation of the new receipt while it writes the case, its key wraps, its
+attachments and its notifications; its reference number and its audit event come last, just
+before the one commit, so the rows they lock are held for milliseconds.
 """
 
 from __future__ import annotations
@@ -246,17 +247,41 @@ def submit_case(
     """File a report; return the case and its receipt (shown to the reporter once).
 
     While the receipt's derivation runs (see PendingReceipt; pass one started earlier to
-    overlap more), this validates, routes, seals, wraps and writes the case, its files and
-    its mail and its audit event; only the lookup id and the reporter's wrap wait for it. All of
-    it is one transaction: nothing is committed before the receipt's keys are in place.
+    overlap more), this validates, routes, seals, wraps and writes the case, its files and its
+    mail; only the lookup id and the reporter's wrap wait for it. The two rows every filing to
+    the body (and every change in the organisation) must take turns on — the body's reference
+    counter and the audit chain's head — are written last (`_number_and_record`), after the
+    derivation and the files, so their locks are held only from there to the commit: a large
+    upload no longer makes other filings to its body wait. All of it is one transaction:
+    nothing is committed before the receipt's keys and the reference are in place.
     """
     now = now or utcnow()
     pending = pending or PendingReceipt(organisation)
     prepared = _prepare(db, organisation, submission, now)
     case = prepared.case
-    case.reference = next_reference(db, prepared.body, case.received_on.year)
-    # Stand-ins until the derivation ends, so the case, its wraps, files and mail can be
-    # written meanwhile; both are replaced below, before anything is committed.
+    _write_case(db, organisation, submission, prepared, now)
+    reporter = pending.keys()
+    case.lookup_id = reporter.lookup_id
+    case.reporter_public_key = reporter.public_key
+    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
+    db.flush()  # everything slow is written before a shared row is touched
+    _number_and_record(db, organisation, prepared.body, case, len(submission.attachments), now)
+    return FiledCase(case, pending.receipt, prepared.rerouted_from)
+
+
+def _write_case(
+    db: Session,
+    organisation: Organisation,
+    submission: Submission,
+    prepared: _Prepared,
+    now: dt.datetime,
+) -> None:
+    """The case with stand-ins, its wraps, sealed files and mail: rows no other filing needs."""
+    case = prepared.case
+    # Stand-ins until the derivation ends and the number is taken, so the case, its wraps,
+    # files and mail can be written meanwhile; all three are replaced before anything is
+    # committed. The case's own id cannot collide with any reference (they contain a "-").
+    case.reference = case.id
     case.lookup_id = secrets.token_bytes(32)
     case.reporter_public_key = bytes(32)
     db.add(case)
@@ -281,22 +306,29 @@ def submit_case(
             now=now,
             reporter_action=True,
         )
+
+
+def _number_and_record(
+    db: Session, organisation: Organisation, body: Body, case: Case, files: int, now: dt.datetime
+) -> None:
+    """The last writes of a filing: its reference, then its audit event.
+
+    Each locks a shared row (the body's counter, the organisation's audit head) until the
+    commit, so nothing slow may follow them: the caller only renders the receipt page. Taken
+    in the transaction, a number is given back if the filing rolls back — no gap is left —
+    and the counter is locked before the head, in the same order as before (no deadlock).
+    """
+    case.reference = next_reference(db, body, case.received_on.year)
     record_event(
         db,
         organisation_id=organisation.id,
         action="case.submitted",
         actor=Actor.reporter(),
         case_id=case.id,
-        details={"reference": case.reference, "attachments": len(submission.attachments)},
+        details={"reference": case.reference, "attachments": files},
         now=now,
     )
     db.flush()
-
-    reporter = pending.keys()
-    case.lookup_id = reporter.lookup_id
-    case.reporter_public_key = reporter.public_key
-    db.add(keyring.wrap_for_reporter(case.id, prepared.keys, reporter.public_key))
-    return FiledCase(case, pending.receipt, prepared.rerouted_from)
 
 
 def _prepare(
