@@ -14,6 +14,7 @@ from service.cases import casework
 from service.models import Account, AuditEvent, Organisation
 from service.platform.db import get_database, get_db
 from service.platform.errors import InvalidSubmission
+from service.platform.unit_of_work import EXCEPTIONS, commit_exception
 from service.sealing import keyring
 from service.web.access import public
 from tests.casefactory import file_case
@@ -147,3 +148,11 @@ def test_the_case_page_is_one_transaction_and_unwraps_the_keys_once(
         )
         assert db.scalar(viewed) == 1
     assert casework.keyring is keyring  # the counter sat where the case page unwraps
+
+
+def test_only_a_named_exception_may_commit_early(db):
+    """`commit_exception` is the one way to commit inside a request or command, by name."""
+    with pytest.raises(ValueError, match="not a named unit-of-work exception"):
+        commit_exception(db, "convenience")
+    for name in EXCEPTIONS:
+        commit_exception(db, name)  # each named one commits (nothing pending here)

@@ -33,6 +33,7 @@ from service.models import (
 )
 from service.platform.clock import local_today, utcnow
 from service.platform.errors import InvalidSubmission
+from service.platform.unit_of_work import commit_exception
 
 # Statuses a retention period can be set for, and the day each is counted from.
 FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.NOT_ACCEPTED, CaseStatus.RESOLVED)
@@ -197,7 +198,7 @@ def apply_retention(
     db.rollback()
     for item in progress(expired):
         shred_case(db, item, now)
-        db.commit()  # unit-of-work exception: retention-per-case (see unit_of_work.py)
+        commit_exception(db, "retention-per-case")
     engine = db.get_bind().engine
     if expired and engine.dialect.name == "sqlite":
         # Old page images stay in the write-ahead log until a checkpoint empties it; outside

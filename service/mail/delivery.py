@@ -56,6 +56,7 @@ from service.mail.outbox import REPORTER_RECIPIENT, delivery_address, delivery_b
 from service.models import OutboxMessage, OutboxStatus
 from service.platform.clock import utcnow
 from service.platform.settings import DeliverySettings
+from service.platform.unit_of_work import commit_exception
 from service.sealing import SealingError
 
 log = logging.getLogger("homthu.mail")
@@ -177,7 +178,7 @@ def _claim(db: Session, now: dt.datetime, policy: DeliveryPolicy) -> OutboxMessa
     if not _is_postgresql(db):
         message.next_attempt_at = now + dt.timedelta(seconds=policy.lease_seconds)
         # The lease is taken; SQLite's write lock is not held during the send.
-        db.commit()  # unit-of-work exception: outbox-delivery (see unit_of_work.py)
+        commit_exception(db, "outbox-delivery")
     return message
 
 
@@ -292,7 +293,7 @@ def _deliver_one(
         erase_sealed(message)
         report.sent += 1
         log.info("outbox #%s sent (attempt %s)", message.id, message.attempts)
-    db.commit()  # unit-of-work exception: outbox-delivery (see unit_of_work.py)
+    commit_exception(db, "outbox-delivery")
     return reachable
 
 

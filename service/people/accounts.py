@@ -28,6 +28,7 @@ from service.people.sessions import (
 )
 from service.platform.clock import utcnow
 from service.platform.errors import CodeRejected, InvalidSubmission, LoginFailed
+from service.platform.unit_of_work import commit_exception
 from service.sealing import SealingError, staff_keys
 from service.sealing.profiles import KdfProfile
 
@@ -244,7 +245,7 @@ def _login_failed(
         },
         now=now,
     )
-    db.commit()  # unit-of-work exception: failed-login (see unit_of_work.py)
+    commit_exception(db, "failed-login")
     raise LoginFailed(retry_after=wait)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Account, ReporterSession, StaffSession
 from service.platform.clock import local_today, utcnow
+from service.platform.unit_of_work import commit_exception
 from service.sealing import cookies
 
 STAFF_COOKIE = "homthu_staff"
@@ -161,7 +162,7 @@ def _drop_dead_session(db: Session, row: StaffSession) -> None:
     """Delete a session that can no longer be used, at once: the request answers 401/403, so
     the request's own commit would not keep it, and the reason would be said more than once."""
     db.delete(row)
-    db.commit()  # unit-of-work exception: dead-staff-session (see unit_of_work.py)
+    commit_exception(db, "dead-staff-session")
 
 
 def end_staff_session(db: Session, cookie: str | None) -> None:

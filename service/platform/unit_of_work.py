@@ -13,8 +13,8 @@ ends, rolled back on any error; a command reports what it did after the block, o
 Domain functions never commit: they flush where they need ids, so a change, its audit event and
 its outbox mail land together or not at all.
 
-**Named exceptions** — the only ``.commit()`` calls outside this module, each marked in the
-code with ``# unit-of-work exception: <name>``:
+**Named exceptions** — the only commits outside the two above, each made through
+``commit_exception(session, "<name>")``, which refuses any name not in ``EXCEPTIONS``:
 
 - ``outbox-delivery`` (service/mail/delivery.py): each mail is claimed, sent and marked in its
   own transaction, so SMTP never runs inside a lock and a sent mail is never sent again; this
@@ -47,6 +47,13 @@ from service.platform.db import get_database
 EXCEPTIONS = ("outbox-delivery", "retention-per-case", "failed-login", "dead-staff-session")
 
 R = TypeVar("R")
+
+
+def commit_exception(session: Session, name: str) -> None:
+    """Commit now, in the middle of a request or command: only for a named exception."""
+    if name not in EXCEPTIONS:
+        raise ValueError(f"{name!r} is not a named unit-of-work exception")
+    session.commit()
 
 
 def init_app(app: Flask) -> None:
