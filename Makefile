@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 TRANSLATIONS := service/translations
 HOST ?= 127.0.0.1
 PORT ?= 5000
+MAIL_PORT ?= 8025
 
 .PHONY: run test lint format translations extract-messages update-catalogs clean-venv
 
@@ -20,11 +21,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) -D messages
 
-# Development server: migrate, seed the DEMO organisation (once), serve on http://$(HOST):$(PORT).
+# Development server: migrate, seed the DEMO organisation (once), serve on http://$(HOST):$(PORT),
+# with a local SMTP sink on $(MAIL_PORT) and the outbox worker delivering to it: the mail the app
+# sends shows on http://$(HOST):$(PORT)/dev/mail (development only). Ctrl-C stops all three.
+DEV_ENV = HOMTHU_ENV=development MAIL_SERVER=127.0.0.1 MAIL_PORT=$(MAIL_PORT) \
+	PUBLIC_BASE_URL=http://$(HOST):$(PORT) OUTBOX_POLL_SECONDS=2
 run: translations
-	HOMTHU_ENV=development $(BIN)/flask --app wsgi db upgrade
-	HOMTHU_ENV=development $(BIN)/flask --app wsgi demo seed
-	HOMTHU_ENV=development $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
+	$(DEV_ENV) $(BIN)/flask --app wsgi demo seed
+	@trap 'kill 0' INT TERM EXIT; \
+	$(DEV_ENV) $(BIN)/flask --app wsgi dev mail-sink --port $(MAIL_PORT) & \
+	$(DEV_ENV) $(BIN)/flask --app wsgi outbox send --loop & \
+	$(DEV_ENV) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # The whole suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set.
 test: translations

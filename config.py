@@ -24,7 +24,14 @@ from typing import Any
 import limits
 
 ROOT = Path(__file__).resolve().parent
-INSTANCE_DIR = Path(os.environ.get("HOMTHU_INSTANCE_DIR", ROOT / "instance"))
+
+
+def instance_dir() -> Path:
+    """The instance folder as the environment names it now (create_app reads it each time)."""
+    return Path(os.environ.get("HOMTHU_INSTANCE_DIR", ROOT / "instance"))
+
+
+INSTANCE_DIR = instance_dir()
 
 ENVIRONMENTS = ("production", "development", "testing")
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app
 from sqlalchemy import inspect, select
 
-from config import INSTANCE_DIR, ConfigError, load_config, refuse_unsafe_production
+from config import ConfigError, instance_dir, load_config, refuse_unsafe_production
 from service.platform import db as database
 from service.platform import settings as platform_settings
 from service.platform import unit_of_work
@@ -28,7 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Application(
         __name__,
         template_folder=str(ROOT / "templates"),
-        instance_path=str(INSTANCE_DIR),
+        instance_path=str(instance_dir()),
     )
     app.config.update(load_config())
     app.config.update(overrides or {})
@@ -95,6 +95,10 @@ def _register_web(app: Flask) -> None:
     app.register_blueprint(board.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    if app.config["HOMTHU_ENV"] == "development":
+        from service.web import devmail  # the mail the local sink received; nowhere else
+
+        app.register_blueprint(devmail.bp)
     # The limiter's check is registered after CSRFProtect's, and start_filing_receipt after both:
     # only a filing with a valid token and session cookie, within its limits, starts its
     # Argon2id; it still overlaps the form, the routing and the writes.

@@ -358,6 +358,7 @@ def retention_apply(slug: str | None, dry_run: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from service.cli.dev import dev_cli
     from service.cli.mail import MAIL_COMMAND_GROUPS
 
     for group in (
@@ -368,6 +369,7 @@ def register_commands(app: Flask) -> None:
         sessions_cli,
         keys_cli,
         retention_cli,
+        dev_cli,
         *MAIL_COMMAND_GROUPS,
     ):
         app.cli.add_command(group)
