@@ -511,3 +511,28 @@ def test_the_demo_totp_command_prints_a_working_code_and_is_refused_in_productio
     app.config["HOMTHU_ENV"] = "production"
     refused = runner.invoke(args=["demo", "totp", "minh.cd@demo.invalid"])
     assert refused.exit_code != 0 and code not in refused.output
+
+
+@pytest.mark.parametrize("role", ["handler", "chair"])
+def test_inviting_a_handler_without_a_body_asks_for_the_body_and_keeps_the_form(app, world, role):
+    """Issue 11: it used to answer a bare 400 and lose what was typed."""
+    admin = world.staff.get("admin") or add_staff(app, world, "admin", Role.ADMIN, None)
+    client = log_in(app.test_client(), app, admin)
+    response = client.post(
+        "/admin/staff",
+        data={
+            "csrf_token": get_csrf(client, "/admin/staff"),
+            "email": "chua.chon@homthu.test",
+            "display_name": "Chưa Chọn Ban",
+            "role": role,
+            "body": "",
+        },
+    )
+    html = text_of(response)
+    assert response.status_code == 400
+    assert "Chọn tổ chức (Công đoàn hoặc Ban Thanh tra nhân dân)" in html  # "choose the body"
+    assert 'value="chua.chon@homthu.test"' in html and "Chưa Chọn Ban" in html
+    with domain_session(app) as db:
+        assert db.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == "chua.chon@homthu.test")
+        ).all() == []

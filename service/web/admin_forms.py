@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, IntegerField, RadioField, SelectField, StringField
+from wtforms import EmailField, Field, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from service.models import CaseKind, DayUnit, Role
 from service.web.forms import KIND_LABELS, SecureForm
@@ -82,6 +89,11 @@ class InviteForm(SecureForm):
 
     def body_id(self) -> int | None:
         return int(self.body.data) if (self.body.data or "").isdigit() else None
+
+    def validate_body(self, field: Field) -> None:
+        """A handler or chair works in a body: say so at the field, keeping what was typed."""
+        if self.role.data != Role.ADMIN and self.body_id() is None:
+            raise ValidationError(_l("Choose the body this person will work in."))
 
 
 class RecipientForm(SecureForm):
