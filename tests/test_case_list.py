@@ -238,3 +238,13 @@ def test_the_organisation_log_is_paged_newest_first_and_for_chairs(db, world):
     assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 8 and first.has_next
     with pytest.raises(AccessDenied):
         organisation_log(db, world["cd_handler"].account)
+
+
+def test_a_page_past_the_last_shows_the_last_page(db, world):
+    """Issue 11: `?page=99` said "Page 99 of 2" over an empty list."""
+    handler = world["cd_handler"]
+    for _ in range(3):
+        file(db, world)
+    listing = list_cases(db, handler.account, CaseFilter(page=99), TODAY)
+    assert (listing.page, listing.pages) == (1, 1)
+    assert len(listing.rows) == 3

@@ -169,7 +169,14 @@ def list_cases(db: Session, account: Account, filters: CaseFilter, today: dt.dat
     """One page of the cases the account can see, with the counts per status."""
     if not account.is_handler or account.body_id is None:
         return CaseList([], {})
+    counts = status_counts(db, account)
+    pages = None
+    if not filters.narrows_beyond_status:
+        total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+        pages = max(1, math.ceil(total / PER_PAGE))
     page = max(filters.page, 1)
+    if pages is not None:  # a page past the last (an old link, a typed number) shows the last
+        page = min(page, pages)
     query = _page_query(
         bool(filters.status), bool(filters.kind), filters.overdue, filters.mine, filters.sort
     )
@@ -183,11 +190,6 @@ def list_cases(db: Session, account: Account, filters: CaseFilter, today: dt.dat
         "take": PER_PAGE + 1,
     }
     rows = _rows(db, query, params, today)
-    counts = status_counts(db, account)
-    pages = None
-    if not filters.narrows_beyond_status:
-        total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
-        pages = max(1, math.ceil(total / PER_PAGE))
     kept = _kept(db, account, today) if page == 1 else []
     return CaseList(rows[:PER_PAGE], counts, page, len(rows) > PER_PAGE, pages, kept)
 
