@@ -533,6 +533,9 @@ def test_inviting_a_handler_without_a_body_asks_for_the_body_and_keeps_the_form(
     assert "Chọn tổ chức (Công đoàn hoặc Ban Thanh tra nhân dân)" in html  # "choose the body"
     assert 'value="chua.chon@homthu.test"' in html and "Chưa Chọn Ban" in html
     with domain_session(app) as db:
-        assert db.scalars(
-            select(OutboxMessage).where(OutboxMessage.recipient == "chua.chon@homthu.test")
-        ).all() == []
+        assert (
+            db.scalars(
+                select(OutboxMessage).where(OutboxMessage.recipient == "chua.chon@homthu.test")
+            ).all()
+            == []
+        )

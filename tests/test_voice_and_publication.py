@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from service.cases.casework import open_case_with_receipt, reporter_case_view
+from service.cases.handling import case_page
 from service.cases.intake import Submission, submit_case
 from service.cases.lifecycle import (
     RoleNotPermitted,
@@ -271,6 +272,13 @@ def test_a_publication_stays_up_for_the_legal_period_then_the_chair_may_withdraw
         publication_days=PUBLISHED_DAYS,
     )
     db.commit()
+    # The case page offers the button only once the law allows it (issue 11: it offered it at
+    # once, and pressing it gave a 409).
+    offered = [
+        case_page(db, chair.principal(), case.id, now=NOW + days * DAY).publications[0].withdrawable
+        for days in (0, 19, 20)
+    ]
+    assert offered == [False, False, True]
     with pytest.raises(StillRequired) as early:
         withdraw(db, chair, case, draft, NOW + 19 * DAY)
     assert early.value.status_code == 409 and "17/12/2026" in str(early.value.message)

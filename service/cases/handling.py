@@ -110,7 +110,7 @@ def case_page(
         if is_chair and case.identity_ct is not None
         else [],
         transfer_targets=transfer_targets(db, case),
-        publications=case_publications(db, case, keys),
+        publications=case_publications(db, case, keys, today),
         publish_by=publish_by(case),
         timeline=timeline,
     )

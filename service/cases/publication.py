@@ -67,10 +67,18 @@ class PublicationView:
 
     publication: Publication
     text: str
+    withdrawable: bool = False  # approved, and its legal period is over: the chair may take it down
 
     @property
     def is_draft(self) -> bool:
         return self.publication.status == P.DRAFT
+
+
+def may_withdraw(publication: Publication, today: dt.date) -> bool:
+    """Published, and the period the law requires it to stay up is over."""
+    return publication.status == P.APPROVED and (
+        publication.public_until is None or today >= publication.public_until
+    )
 
 
 def _field(publication: Publication) -> str:
@@ -84,7 +92,9 @@ def publish_by(case: Case) -> dt.date | None:
     return add_working_days(case.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
 
 
-def case_publications(db: Session, case: Case, keys: keyring.CaseKeys) -> list[PublicationView]:
+def case_publications(
+    db: Session, case: Case, keys: keyring.CaseKeys, today: dt.date
+) -> list[PublicationView]:
     """The case's drafts and publications, for the handlers of the case (STAFF key)."""
     rows = db.scalars(
         select(Publication).where(Publication.case_id == case.id).order_by(Publication.id)
@@ -92,7 +102,11 @@ def case_publications(db: Session, case: Case, keys: keyring.CaseKeys) -> list[P
     if keys.staff is None:
         return []
     return [
-        PublicationView(row, open_text(keys.staff, case.id, _field(row), row.draft_ct))
+        PublicationView(
+            row,
+            open_text(keys.staff, case.id, _field(row), row.draft_ct),
+            withdrawable=may_withdraw(row, today),
+        )
         for row in rows
     ]
 
@@ -230,8 +244,10 @@ def withdraw_publication(
     if publication.status != P.APPROVED:
         raise TransitionRefused()
     today = local_today(now)
-    if publication.public_until is not None and today < publication.public_until:
-        raise StillRequired(publication.public_until, publication_days)
+    if not may_withdraw(publication, today):
+        until = publication.public_until
+        assert until is not None  # approved without an end date is always withdrawable
+        raise StillRequired(until, publication_days)
     publication.status = P.WITHDRAWN
     publication.withdrawn_by, publication.withdrawn_on = chair.id, today
     _event(db, chair, case, "publication.withdrawn", now, publication=publication.id)
