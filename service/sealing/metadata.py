@@ -27,8 +27,9 @@ WebP (``RIFF....WEBP``)
     The EXIF and ``XMP `` chunks are dropped, their flags cleared in VP8X, and the RIFF size in the
     header reduced by what was removed.
 Anything else
-    Passes through unchanged: HEIC/HEIF, TIFF, PDF, DOCX and other documents keep their
-    properties, as the landing page tells reporters.
+    Passes through unchanged: HEIC/HEIF, TIFF, PDF and other files keep their properties, as
+    the landing page tells reporters. (Office Open XML documents are cleaned by documents.py,
+    which storing a file calls first.)
 
 Two passes. The RIFF header states the file's size before the chunks that will be removed, and a
 dropped block must not be dropped before the structure after it confirms its length, so every
