@@ -10,6 +10,7 @@ import io
 import re
 import zipfile
 
+import pikepdf
 from docx import Document
 from lxml import etree
 
@@ -233,9 +234,12 @@ def test_a_stored_docx_is_cleaned_and_recorded_as_cleaned(app, db, world):
     assert Document(io.BytesIO(content)).paragraphs[0].text.startswith(BODY_TEXT)
 
 
+HEIC = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"GPS 21.0285N"
+
+
 def test_the_handler_sees_which_files_were_not_cleaned(app, world, staff_client):
     broken = package({"word/document.xml": "<w:document>not closed"})
-    files = [("ok.docx", rich_docx()), ("hong.docx", broken), ("note.pdf", b"%PDF-1.7 x")]
+    files = [("ok.docx", rich_docx()), ("hong.docx", broken), ("anh.heic", HEIC)]
     file_report(app.test_client(), title="Tệp", text="Ba tệp", files=files)
     staff = staff_client(world["cd_handler"])
     (case_id,) = re.findall(r'href="/board/cases/([0-9a-f]{32})"', staff.get("/board/").text)
@@ -246,5 +250,75 @@ def test_the_handler_sees_which_files_were_not_cleaned(app, world, staff_client)
     )
     notes = {item.split("<", 1)[0]: item for item in items}
     assert "Không làm sạch được" in notes["hong.docx"]
-    assert "Chưa xóa thông tin ẩn" in notes["note.pdf"]
+    assert "Chưa xóa thông tin ẩn" in notes["anh.heic"]
     assert "thông tin ẩn" not in notes["ok.docx"]
+
+
+def pdf_forms(text: str) -> list[bytes]:
+    """The ways a PDF writes a string: UTF-8 (XMP), PDFDocEncoding, UTF-16 as bytes or in hex."""
+    utf16 = text.encode("utf-16-be")
+    pdfdoc = text.encode("latin-1", "replace")
+    return [text.encode(), pdfdoc, utf16, utf16.hex().encode(), utf16.hex().upper().encode()]
+
+
+def rich_pdf() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        xmp["dc:creator"] = [EDITOR]
+    pdf.docinfo["/Author"] = AUTHOR  # after the XMP, which would otherwise overwrite it
+    pdf.docinfo["/Producer"] = COMPANY
+    comment = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot,
+        Subtype=pikepdf.Name.Text,
+        Rect=[10, 10, 30, 30],
+        T=REVIEWER,
+        M="D:20260304211700Z",
+        Contents="Ghi chú giữ lại",
+    )
+    field = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, Rect=[0, 0, 5, 5], T="ho_ten"
+    )
+    field = pdf.make_indirect(field)
+    pdf.pages[0].obj["/Annots"] = pdf.make_indirect(
+        pikepdf.Array([pdf.make_indirect(comment), field])
+    )
+    pdf.Root["/AcroForm"] = pikepdf.Dictionary(Fields=pikepdf.Array([field]))
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=False)
+    return out.getvalue()
+
+
+def test_a_pdf_loses_its_document_info_xmp_and_comment_authors():
+    data = rich_pdf()
+    assert all(
+        any(form in data for form in pdf_forms(s)) for s in [AUTHOR, EDITOR, REVIEWER, COMPANY]
+    )
+    cleaned, report = clean(data)
+    assert report.format == "pdf" and report.problem is None and report.stripped
+    for sentinel in SENTINELS:
+        assert not any(form in cleaned for form in pdf_forms(sentinel)), sentinel
+    assert b"20260304" not in cleaned
+    with pikepdf.open(io.BytesIO(cleaned)) as pdf:
+        assert "/Info" not in pdf.trailer and "/Metadata" not in pdf.Root
+        comment, field = pdf.pages[0].obj["/Annots"]
+        assert str(comment["/Contents"]) == "Ghi chú giữ lại" and "/T" not in comment
+        assert str(field["/T"]) == "ho_ten"  # a form field keeps its name
+
+
+def test_a_damaged_or_encrypted_pdf_is_stored_as_sent(app, db, world):
+    damaged = rich_pdf()[:-300]
+    cleaned, report = clean(damaged)
+    assert cleaned == damaged and report.problem
+    pdf = pikepdf.open(io.BytesIO(rich_pdf()))
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="chu", user=""))
+    cleaned, report = clean(out.getvalue())
+    assert cleaned == out.getvalue() and report.problem
+    content, info = stored(app, db, world, BytesUpload("hong.pdf", damaged))
+    assert content == damaged and info.cleaning == "failed"
+
+
+def test_a_stored_pdf_is_cleaned_and_recorded_as_cleaned(app, db, world):
+    content, info = stored(app, db, world, BytesUpload("don.pdf", rich_pdf()))
+    assert AUTHOR.encode() not in content and info.cleaning == "cleaned"

@@ -1,8 +1,18 @@
-"""Removing personal metadata from uploaded files: images (metadata.py) and Office Open XML.
+"""Removing personal metadata from uploaded files: images (metadata.py), Office Open XML, PDF.
 
 `clean_file` is what storing an attachment calls. It sniffs the first bytes: a zip whose
-``[Content_Types].xml`` marks it as Office Open XML (DOCX, XLSX, PPTX) is rewritten here; every
-other file goes through the image stripper of metadata.py (which copies unknown formats as is).
+``[Content_Types].xml`` marks it as Office Open XML (DOCX, XLSX, PPTX) and a PDF are rewritten
+here; every other file goes through the image stripper of metadata.py (which copies unknown
+formats, HEIC/HEIF among them, as is).
+
+What a PDF loses (with pikepdf, i.e. qpdf): the document information dictionary (author,
+creator, producer, dates, title, ...), every XMP ``/Metadata`` stream (the catalog's and any
+page's, image's or font's), ``/PieceInfo`` (an editor's private data), and the author (``/T``)
+and date (``/M``) of comments and other markup annotations (not of form fields, whose ``/T``
+is their name). Only the objects still reachable are written, so the earlier revisions of an
+incrementally saved file, with their own author, go too. A damaged PDF is not repaired (qpdf's
+recovery is off) and an encrypted one cannot be rewritten: both are stored as sent. Memory: the
+whole file plus qpdf's object tree plus the output, all bounded by MAX_ATTACHMENT_BYTES.
 
 What an OOXML file loses:
 
@@ -37,6 +47,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 
+import pikepdf
 from lxml import etree
 
 from service.sealing.metadata import Source, StripReport, strip_metadata
@@ -44,6 +55,10 @@ from service.sealing.metadata import Source, StripReport, strip_metadata
 __all__ = ["clean_file"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_PDF_MAGIC = b"%PDF-"
+# /Metadata: XMP (the catalog's, and any page's, image's or font's); /PieceInfo: an editing
+# application's private data (Illustrator, Acrobat) with its own names and dates.
+_PDF_DROP = ("/Metadata", "/PieceInfo")
 _MAX_PART = 64 * 1024 * 1024  # declared uncompressed size of one XML part we parse
 _MAX_EXPANDED = 512 * 1024 * 1024  # declared uncompressed size of the whole archive
 _PIECE = 64 * 1024
@@ -81,14 +96,26 @@ def clean_file(source: Source, report: StripReport) -> Iterator[bytes]:
     head = b""
     for chunk in chunks:
         head += chunk
-        if len(head) >= 4:
+        if len(head) >= len(_PDF_MAGIC):
             break
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
-    if not head.startswith(_ZIP_MAGIC):
-        return strip_metadata(source, report)
-    return _clean_zip(source, report)
+    if head.startswith(_ZIP_MAGIC):
+        return _clean_zip(source, report)
+    if head.startswith(_PDF_MAGIC):
+        return _clean_pdf(source, report)
+    return strip_metadata(source, report)
+
+
+def _as_sent(data: bytes, report: StripReport, exc: Exception) -> Iterator[bytes]:
+    report.removed, report.removed_bytes = {}, 0
+    report.intact_from, report.problem = 0, f"not cleaned: {type(exc).__name__}: {exc}"[:200]
+    return iter([data])
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    return (data[i : i + _PIECE] for i in range(0, len(data), _PIECE))
 
 
 def _clean_zip(source: Source, report: StripReport) -> Iterator[bytes]:
@@ -100,11 +127,54 @@ def _clean_zip(source: Source, report: StripReport) -> Iterator[bytes]:
             report.format = "ooxml"
             cleaned = _rewrite(archive, report)
     except (_NotCleaned, zipfile.BadZipFile, etree.XMLSyntaxError, OSError, EOFError) as exc:
-        report.removed, report.removed_bytes = {}, 0
-        report.intact_from, report.problem = 0, f"not cleaned: {exc}"[:200]
-        return iter([data])
+        return _as_sent(data, report, exc)
     del data
-    return (cleaned[i : i + _PIECE] for i in range(0, len(cleaned), _PIECE))
+    return _pieces(cleaned)
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def _clean_pdf(source: Source, report: StripReport) -> Iterator[bytes]:
+    data = b"".join(source())
+    report.format = "pdf"
+    try:
+        # No recovery: a damaged file that qpdf would have to reconstruct is stored as sent.
+        with pikepdf.open(io.BytesIO(data), attempt_recovery=False) as pdf:
+            if pdf.is_encrypted:
+                raise _NotCleaned("encrypted")
+            _strip_pdf(pdf, report)
+            out = io.BytesIO()
+            # Only reachable objects are written, so earlier revisions (incremental saves, with
+            # the old author in them) go too; the file ID is derived from content, not the clock.
+            pdf.save(out, preserve_pdfa=False, fix_metadata_version=False, deterministic_id=True)
+    except (_NotCleaned, pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
+        return _as_sent(data, report, exc)
+    del data
+    return _pieces(out.getvalue())
+
+
+def _strip_pdf(pdf: pikepdf.Pdf, report: StripReport) -> None:
+    if "/Info" in pdf.trailer:
+        del pdf.trailer["/Info"]
+        _count(report, "document info")
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+            continue
+        for key in _PDF_DROP:
+            if key in obj:
+                del obj[key]
+                _count(report, key[1:])
+    for page in pdf.pages:
+        for annotation in page.obj.get("/Annots", pikepdf.Array()):
+            if not isinstance(annotation, pikepdf.Dictionary):
+                continue
+            if annotation.get("/Subtype") == "/Widget":
+                continue  # a form field: its /T is the field's name, not a person's
+            for key in ("/T", "/M"):  # a comment's author and its time
+                if key in annotation:
+                    del annotation[key]
+                    _count(report, "annotation authors")
 
 
 def _rewrite(archive: zipfile.ZipFile, report: StripReport) -> bytes:
