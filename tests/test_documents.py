@@ -14,6 +14,7 @@ import pikepdf
 from docx import Document
 from lxml import etree
 
+import service.sealing.documents
 from service.sealing.documents import clean_file
 from service.sealing.metadata import StripReport
 from tests.flows import file_report
@@ -322,3 +323,10 @@ def test_a_damaged_or_encrypted_pdf_is_stored_as_sent(app, db, world):
 def test_a_stored_pdf_is_cleaned_and_recorded_as_cleaned(app, db, world):
     content, info = stored(app, db, world, BytesUpload("don.pdf", rich_pdf()))
     assert AUTHOR.encode() not in content and info.cleaning == "cleaned"
+
+
+def test_a_document_too_large_to_clean_is_stored_as_sent(monkeypatch):
+    monkeypatch.setattr(service.sealing.documents, "_MAX_EXPANDED", 1000)
+    data = rich_docx()
+    cleaned, report = clean(data)
+    assert cleaned == data and "expands beyond the limit" in (report.problem or "")

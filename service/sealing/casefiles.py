@@ -2,9 +2,10 @@
 
 Every field is AEAD-sealed with associated data binding the case id and the field name, so a
 blob cannot be moved to another case or another column. Files are sealed in STREAM chunks and
-written chunk by chunk, so a large upload never sits whole in memory. Storing a file strips its
-identifying metadata first (images: metadata.py; Office documents: documents.py),
-whichever way the file came in, and records in its sealed meta whether it could.
+written chunk by chunk, so a large upload never sits whole in memory (except a PDF or an Office
+document, which documents.py must read whole to rewrite: bounded by the upload limit). Storing a
+file strips its identifying metadata first (images: metadata.py; PDF and Office documents:
+documents.py), whichever way the file came in, and records in its sealed meta whether it could.
 """
 
 from __future__ import annotations

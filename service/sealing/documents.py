@@ -12,7 +12,8 @@ and date (``/M``) of comments and other markup annotations (not of form fields, 
 is their name). Only the objects still reachable are written, so the earlier revisions of an
 incrementally saved file, with their own author, go too. A damaged PDF is not repaired (qpdf's
 recovery is off) and an encrypted one cannot be rewritten: both are stored as sent. Memory: the
-whole file plus qpdf's object tree plus the output, all bounded by MAX_ATTACHMENT_BYTES.
+whole file plus qpdf's object tree plus the output, all bounded by MAX_ATTACHMENT_BYTES;
+streams are copied without being decoded.
 
 What an OOXML file loses:
 
@@ -147,7 +148,16 @@ def _clean_pdf(source: Source, report: StripReport) -> Iterator[bytes]:
             out = io.BytesIO()
             # Only reachable objects are written, so earlier revisions (incremental saves, with
             # the old author in them) go too; the file ID is derived from content, not the clock.
-            pdf.save(out, preserve_pdfa=False, fix_metadata_version=False, deterministic_id=True)
+            # Streams are copied as they are, never decoded: a compressed stream that would expand
+            # to gigabytes (a "PDF bomb") costs no more than its stored size.
+            pdf.save(
+                out,
+                preserve_pdfa=False,
+                fix_metadata_version=False,
+                deterministic_id=True,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                compress_streams=False,
+            )
     except (_NotCleaned, pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
         return _as_sent(data, report, exc)
     del data
