@@ -245,14 +245,17 @@ def test_the_handler_sees_which_files_were_not_cleaned(app, world, staff_client)
     staff = staff_client(world["cd_handler"])
     (case_id,) = re.findall(r'href="/board/cases/([0-9a-f]{32})"', staff.get("/board/").text)
     items = re.findall(
-        r"<li><a href=\"/board/cases/[^\"]+/files/[^\"]+\">(.*?)</li>",
+        r"<li><a href=\"(/board/cases/[^\"]+/files/[^\"]+)\">(.*?)</li>",
         staff.get(f"/board/cases/{case_id}").text,
         re.S,
     )
-    notes = {item.split("<", 1)[0]: item for item in items}
+    notes = {item.split("<", 1)[0]: item for _url, item in items}
+    urls = {item.split("<", 1)[0]: url for url, item in items}
     assert "Không làm sạch được" in notes["hong.docx"]
     assert "Chưa xóa thông tin ẩn" in notes["anh.heic"]
     assert "thông tin ẩn" not in notes["ok.docx"]
+    assert_no_sentinel(staff.get(urls["ok.docx"]).data)  # filed through the form, downloaded
+    assert staff.get(urls["hong.docx"]).data == broken
 
 
 def pdf_forms(text: str) -> list[bytes]:
