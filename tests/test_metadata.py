@@ -89,8 +89,11 @@ def rationals(*pairs: tuple[int, int]) -> tuple[int, int, bytes]:
     return 5, len(pairs), b"".join(struct.pack(">II", n, d) for n, d in pairs)
 
 
-def exif_tiff() -> bytes:
-    """IFD0 (make, orientation) -> Exif IFD (serial number, time) and GPS IFD (position)."""
+def exif_tiff(orientation: int = 1) -> bytes:
+    """IFD0 (make, orientation) -> Exif IFD (serial number, time) and GPS IFD (position).
+
+    Upright by default, so that everything goes; a rotated photo keeps its orientation (see
+    ROTATED_JPEG)."""
     exif_ifd = [
         (0xA431, *ascii_value(b"LEAK-SERIAL-R58N12ABCDE")),  # BodySerialNumber
         (0x9003, *ascii_value(b"2026:03:14 09:26:53")),  # DateTimeOriginal
@@ -107,7 +110,7 @@ def exif_tiff() -> bytes:
     def ifd0(exif_at: int, gps_at: int) -> list[tuple[int, int, int, bytes]]:
         return [
             (0x010F, *ascii_value(b"LEAK-PhoneMaker")),  # Make
-            (0x0112, 3, 1, b"\x00\x06"),  # Orientation: rotate 90 degrees to display
+            (0x0112, 3, 1, struct.pack(">H", orientation)),  # 6: rotate 90 degrees to display
             (0x8769, 4, 1, struct.pack(">I", exif_at)),
             (0x8825, 4, 1, struct.pack(">I", gps_at)),
         ]
@@ -247,6 +250,41 @@ def test_every_other_byte_of_the_photo_is_unchanged():
         0xD8, 0xE0, 0xE2, 0xEE, 0xDB, 0xC0, 0xC4, 0xC4, 0xDD, 0xDA, 0xD9,
     ]  # fmt: skip
     assert b"KEEP colour profile" in CLEAN_JPEG
+
+
+def oriented_exif(orientation: int) -> bytes:
+    """Written independently of the module: APP1, Exif, big-endian TIFF, one IFD, one SHORT."""
+    ifd = struct.pack(">HHHIHHI", 1, 0x0112, 3, 1, orientation, 0, 0)
+    return segment(0xE1, b"Exif\0\0MM\0*" + struct.pack(">I", 8) + ifd)
+
+
+ROTATED_EXIF = segment(0xE1, b"Exif\0\0" + exif_tiff(orientation=6))
+ROTATED_JPEG = jpeg(ROTATED_EXIF, XMP, ICC)
+
+
+def test_a_rotated_photo_keeps_only_its_orientation():
+    report = StripReport()
+    assert strip(ROTATED_JPEG, report=report) == jpeg(oriented_exif(6), ICC)
+    assert report.removed == {"Exif": 1, "XMP": 1} and report.intact_from is None
+    assert GPS_POSITION not in strip(ROTATED_JPEG) and LEAK not in strip(ROTATED_JPEG)
+
+
+def test_a_photo_with_only_its_orientation_left_is_left_alone():
+    report = StripReport()
+    cleaned = jpeg(oriented_exif(8), ICC)
+    assert strip(cleaned, report=report) == cleaned and not report.stripped
+
+
+def test_a_little_endian_orientation_is_read_too():
+    ifd = struct.pack("<HHHIHHI", 1, 0x0112, 3, 1, 3, 0, 0)
+    little = segment(0xE1, b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + b"LEAK")
+    assert strip(jpeg(little)) == jpeg(oriented_exif(3))
+
+
+@pytest.mark.parametrize("orientation", [1, 0, 9, 0xFFFF])
+def test_an_upright_or_meaningless_orientation_goes_with_the_exif(orientation):
+    exif = segment(0xE1, b"Exif\0\0" + exif_tiff(orientation=orientation))
+    assert strip(jpeg(exif)) == jpeg()
 
 
 def test_a_stripped_photo_is_left_alone_the_second_time():
@@ -542,6 +580,7 @@ def test_a_webp_cut_anywhere_loses_only_confirmed_metadata():
 IMAGES = {
     "jpeg": RICH_JPEG,
     "jpeg with previews": RICH_JPEG + jpeg(EXIF, COMMENT),
+    "rotated jpeg": ROTATED_JPEG,
     "progressive jpeg": b"".join(
         [SOI, EXIF, DQT, SOF0, SOS, b"\x12\xff\x00\xff\xd3\x56", COMMENT, SOS, b"\x9a", EOI]
     ),
@@ -588,7 +627,10 @@ def test_damaged_images_never_raise_and_never_gain_or_invent_bytes(name, data):
     stripped = strip(damaged)
     assert strip(*chunked(damaged, cuts)) == stripped
     assert len(stripped) <= len(damaged)
-    if not damaged.startswith(b"RIFF"):  # WebP rewrites its header; the others only cut
+    if not damaged.startswith(b"RIFF"):  # WebP rewrites its header; the others only cut,
+        # except for the one invented segment: a rotated photo's orientation, in place of its EXIF
+        for orientation in range(2, 9):
+            stripped = stripped.replace(oriented_exif(orientation), b"")
         assert is_subsequence(stripped, damaged)
 
 

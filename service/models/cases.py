@@ -241,7 +241,7 @@ class Attachment(Base):
     author: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(default=0)
     uploaded_on: Mapped[dt.date]
-    meta_ct: Mapped[bytes] = mapped_column(LargeBinary)  # JSON: name, content type, size
+    meta_ct: Mapped[bytes] = mapped_column(LargeBinary)  # JSON: name, type, size, cleaning
     stream_header: Mapped[bytes] = mapped_column(LargeBinary)
     chunk_count: Mapped[int]
 

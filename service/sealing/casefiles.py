@@ -2,8 +2,10 @@
 
 Every field is AEAD-sealed with associated data binding the case id and the field name, so a
 blob cannot be moved to another case or another column. Files are sealed in STREAM chunks and
-written chunk by chunk, so a large upload never sits whole in memory. Storing a file strips its
-identifying image metadata first, whichever way the file came in (see metadata.py).
+written chunk by chunk, so a large upload never sits whole in memory (except a PDF or an Office
+document, which documents.py must read whole to rewrite: bounded by the upload limit). Storing a
+file strips its identifying metadata first (images: metadata.py; PDF and Office documents:
+documents.py), whichever way the file came in, and records in its sealed meta whether it could.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from sqlalchemy.orm import Session
 
 import crypto
 from service.models import Attachment, AttachmentChunk
-from service.sealing.metadata import strip_metadata
+from service.sealing.documents import clean_file
+from service.sealing.metadata import StripReport
 
 CHUNK_SIZE = crypto.STREAM_CHUNK_SIZE  # plaintext bytes per stored chunk (the last may be fewer)
 
@@ -67,6 +70,9 @@ class AttachmentInfo:
     author: str
     uploaded_on: dt.date
     message_id: int | None
+    # "cleaned": metadata removed; "failed": could not be parsed, stored as sent (or cleaned only
+    # up to where it broke); "unsupported": a type not cleaned; "": stored before this was kept.
+    cleaning: str = ""
 
 
 def _stream_ad(case_id: str, attachment_id: str) -> bytes:
@@ -104,10 +110,11 @@ def store_attachment(
     db.add(attachment)
     db.flush()  # the chunk rows below refer to it
     size = 0
+    report = StripReport()
 
     def counted() -> Iterator[bytes]:
         nonlocal size
-        for chunk in strip_metadata(upload.iter_chunks):
+        for chunk in clean_file(upload.iter_chunks, report):
             size += len(chunk)
             yield chunk
 
@@ -120,11 +127,23 @@ def store_attachment(
         row = {"attachment_id": attachment.id, "seq": seq, "data": sealed}
         db.execute(insert(AttachmentChunk), [row])
         count += 1
-    meta = {"name": upload.filename, "type": upload.content_type, "size": size}
+    meta = {
+        "name": upload.filename,
+        "type": upload.content_type,
+        "size": size,
+        "cleaning": _cleaning(report),
+    }
     attachment.stream_header = header
     attachment.chunk_count = count
     attachment.meta_ct = seal_json(case_key, case_id, _meta_field(attachment.id), meta)
     return attachment
+
+
+def _cleaning(report: StripReport) -> str:
+    """What cleaning did to a file, for the handler (see AttachmentInfo.cleaning)."""
+    if report.format is None:
+        return "unsupported"
+    return "cleaned" if report.intact_from is None and report.problem is None else "failed"
 
 
 def _rechunk(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -149,6 +168,7 @@ def attachment_info(attachment: Attachment, case_key: bytes) -> AttachmentInfo:
         author=attachment.author,
         uploaded_on=attachment.uploaded_on,
         message_id=attachment.message_id,
+        cleaning=meta.get("cleaning", ""),
     )
 
 

@@ -18,8 +18,10 @@ JPEG (``FF D8 FF``)
     the scans of a progressive JPEG get the same treatment as those before the first scan, and an
     image appended right after EOI (the preview images MPF indexed, with their own EXIF) is
     stripped the same way. Other data after EOI (a motion photo's video, a vendor trailer) is
-    copied unchanged. The EXIF orientation tag goes with APP1, so a photo the phone stored
-    sideways and meant to be rotated on display will display sideways.
+    copied unchanged. One thing of the EXIF block survives: its Orientation tag, because a phone
+    stores a photo sideways and says in that tag how to rotate it for display. Where a dropped
+    EXIF block said anything but "upright", a minimal EXIF block (one IFD with only Orientation,
+    `_oriented_exif`) takes its place; a block that is already that minimal one is kept.
 PNG (``89 50 4E 47 0D 0A 1A 0A``)
     Chunks are walked; tEXt, zTXt, iTXt (the usual home of XMP), eXIf and tIME are dropped, every
     other chunk (critical chunks, iCCP, gAMA, sRGB, pHYs, ...) is copied byte for byte with its CRC.
@@ -27,8 +29,9 @@ WebP (``RIFF....WEBP``)
     The EXIF and ``XMP `` chunks are dropped, their flags cleared in VP8X, and the RIFF size in the
     header reduced by what was removed.
 Anything else
-    Passes through unchanged: HEIC/HEIF, TIFF, PDF, DOCX and other documents keep their
-    properties, as the landing page tells reporters.
+    Passes through unchanged: HEIC/HEIF, TIFF, PDF and other files keep their properties, as
+    the landing page tells reporters. (Office Open XML documents are cleaned by documents.py,
+    which storing a file calls first.)
 
 Two passes. The RIFF header states the file's size before the chunks that will be removed, and a
 dropped block must not be dropped before the structure after it confirms its length, so every
@@ -113,7 +116,10 @@ def strip_metadata(source: Source, report: StripReport | None = None) -> Iterato
 # survey's result, from which the WebP walker patches the RIFF size and the VP8X flags (same
 # lengths, so offsets do not move).
 
-_UNIT, _KEEP, _DROP, _BROKEN = range(4)
+#   (_INSERT, data)         bytes to output in place of the current block if it is dropped (the
+#                           output pass only; they do not count as input)
+
+_UNIT, _KEEP, _DROP, _BROKEN, _INSERT = range(5)
 _COPY_PIECE = 64 * 1024
 
 _Event = tuple[Any, ...]  # (_UNIT, offset, kind), (_KEEP or _DROP, bytes) or (_BROKEN,)
@@ -182,6 +188,9 @@ def _output(events: Iterator[_Event], report: StripReport) -> Iterator[bytes]:
             else:
                 yield event[1]
             offset += len(event[1])
+        elif tag == _INSERT:
+            if horizon is None or offset < horizon:
+                yield event[1]
         elif tag == _BROKEN:
             break
     if dropped != report.removed_bytes:
@@ -313,7 +322,9 @@ def _jpeg_kind(code: int, body: bytes) -> str | None:
     """What a segment is, if it is to be dropped; None to keep it."""
     if code == 0xE1:
         if body.startswith(b"Exif\0"):
-            return "Exif"
+            orientation = _exif_orientation(body)
+            minimal = orientation is not None and _oriented_exif(orientation)[4:] == body
+            return None if minimal else "Exif"
         if body.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
             return "XMP"
         if body.startswith(b"http://ns.adobe.com/xmp/extension/\0"):
@@ -330,6 +341,40 @@ def _jpeg_kind(code: int, body: bytes) -> str | None:
     if 0xE3 <= code <= 0xEF and code != 0xEE:  # APP3-APP13 and APP15; APP14 (Adobe) stays
         return f"APP{code - 0xE0}"
     return None  # APP0, APP14, tables, frames, scans and everything else
+
+
+_ORIENTATION_TAG, _SHORT = 0x0112, 3
+
+
+def _exif_orientation(body: bytes) -> int | None:
+    """The Orientation (1-8) in IFD0 of an APP1 Exif body, None if absent or unreadable."""
+    tiff = body[6:]
+    if tiff[:2] not in (b"II", b"MM") or len(tiff) < 8:
+        return None
+    little = tiff[:2] == b"II"
+
+    def number(at: int, size: int) -> int:
+        return int.from_bytes(tiff[at : at + size], "little" if little else "big")
+
+    ifd = number(4, 4)
+    if ifd + 2 > len(tiff):
+        return None
+    for index in range(number(ifd, 2)):
+        entry = ifd + 2 + 12 * index
+        if entry + 12 > len(tiff):
+            return None
+        if number(entry, 2) == _ORIENTATION_TAG and number(entry + 2, 2) == _SHORT:
+            value = number(entry + 8, 2)
+            return value if 1 <= value <= 8 else None
+    return None
+
+
+def _oriented_exif(orientation: int) -> bytes:
+    """A whole APP1 segment: EXIF with one IFD holding only the Orientation tag."""
+    ifd = (1).to_bytes(2, "big") + _ORIENTATION_TAG.to_bytes(2, "big") + _SHORT.to_bytes(2, "big")
+    ifd += (1).to_bytes(4, "big") + orientation.to_bytes(2, "big") + bytes(2) + bytes(4)
+    body = b"Exif\0\0MM\0*" + (8).to_bytes(4, "big") + ifd
+    return b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
 
 
 def _walk_jpeg(reader: _Reader, plan: StripReport | None) -> Iterator[_Event]:
@@ -378,6 +423,10 @@ def _walk_jpeg(reader: _Reader, plan: StripReport | None) -> Iterator[_Event]:
         segment = reader.peek(2 + length)
         kind = _jpeg_kind(code, segment[4:])
         yield _UNIT, block, kind
+        if plan is not None and kind == "Exif" and len(segment) == 2 + length:
+            orientation = _exif_orientation(segment[4:])
+            if orientation is not None and orientation != 1:
+                yield _INSERT, _oriented_exif(orientation)
         yield (_DROP if kind else _KEEP), reader.read(len(segment))
         if length < 2 or len(segment) < 2 + length:
             yield _BROKEN, block, "truncated segment" if length >= 2 else "bad segment length"
