@@ -4,7 +4,8 @@ A reporter files a named report (the form with its errors, then filed) and follo
 chair of the receiving body reads it with every form a chair is shown; an administrator goes
 through the dashboard and its forms. Every page is checked by axe-core (bundled by
 axe-playwright-python, no network) and the test fails on any critical or serious violation,
-listing them all. The last test files a report with the keyboard alone.
+listing them all. The last test files a report with the keyboard alone (Tab, Enter, and Space
+and the arrow keys for radio buttons), each focused element showing its focus ring.
 """
 
 from __future__ import annotations
@@ -194,3 +195,61 @@ def test_no_critical_or_serious_violation_on_any_page(app: Flask, world: World) 
             step(browser, server)
     assert len(audit.checked) >= 20, audit.checked
     assert not audit.found, "axe-core found:\n" + "\n".join(audit.found)
+
+
+FOCUSED = "document.activeElement"
+MAX_TABS = 80
+
+
+def _tab_to(page: Any, selector: str) -> None:
+    """Press Tab until the focus is on `selector`; the focus must show (a ring of its own)."""
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"{FOCUSED}.matches({selector!r})"):
+            outline = page.evaluate(f"getComputedStyle({FOCUSED}).outlineStyle")
+            assert outline != "none", f"{selector} takes the focus without showing it"
+            return
+    raise AssertionError(f"Tab never reaches {selector} on {page.url}")
+
+
+def _choose(page: Any, name: str, value: str) -> None:
+    """A radio button by keyboard: Tab into the group, Space, then the arrow keys."""
+    _tab_to(page, f'input[name="{name}"]')
+    page.keyboard.press("Space")
+    for _ in range(10):
+        if page.evaluate(f"{FOCUSED}.value") == value:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"no {name}={value} among the radio buttons")
+
+
+@pytest.mark.browser
+def test_a_report_is_filed_with_the_keyboard_alone(app: Flask, world: World) -> None:
+    with serve(app) as server, chromium() as browser:
+        context = _context(browser)
+        try:
+            page = context.new_page()
+            page.goto(server.url("/"))
+            # The first Tab reaches the skip link, which takes the focus to the content.
+            page.keyboard.press("Tab")
+            assert page.evaluate(f"{FOCUSED}.matches('a.skip-link')")
+            page.keyboard.press("Enter")
+            assert page.evaluate(f"{FOCUSED}.id") == "main"
+            _tab_to(page, 'main a[href="/report"]')
+            page.keyboard.press("Enter")
+            page.wait_for_url(server.url("/report"))
+            _choose(page, "kind", "problem")
+            _choose(page, "body", str(world.cd.id))
+            _tab_to(page, 'main button[type="submit"]')
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r"/report/write\?"))
+            _tab_to(page, 'input[name="title"]')
+            page.keyboard.type("Lối thoát hiểm bị chặn")
+            _tab_to(page, 'textarea[name="text"]')
+            page.keyboard.type("Kho tầng 2 để hàng chắn lối thoát hiểm.")
+            _tab_to(page, 'main button[type="submit"]')
+            page.keyboard.press("Enter")
+            receipt = page.get_by_test_id("receipt").inner_text().strip()
+            assert RECEIPT_TEXT.fullmatch(receipt), receipt
+        finally:
+            context.close()
