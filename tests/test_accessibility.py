@@ -11,7 +11,6 @@ and the arrow keys for radio buttons), each focused element showing its focus ri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +84,7 @@ def _errors_are_tied_to_their_fields(page: Any) -> None:
     assert page.locator('input[name="name"][required]').count() == 1
 
 
-def _reporter(browser: Any, server: LiveServer, world: World, audit: Audit) -> None:
+def _reporter(browser: Any, server: LiveServer, world: World, audit: Audit) -> str:
     """Landing, both steps (with and without errors), a named report, receipt, follow-up."""
     context = _context(browser)
     try:
@@ -114,11 +113,25 @@ def _reporter(browser: Any, server: LiveServer, world: World, audit: Audit) -> N
         receipt = page.get_by_test_id("receipt").inner_text().strip()
         assert RECEIPT_TEXT.fullmatch(receipt), receipt
         audit.check(page, "receipt")
+    finally:
+        context.close()
+    _follow_up(browser, server, receipt, audit, "follow-up case (new)", "#retaliation-text")
+    return receipt
+
+
+def _follow_up(
+    browser: Any, server: LiveServer, receipt: str, audit: Audit, name: str, *shown: str
+) -> None:
+    context = _context(browser)
+    try:
+        page = context.new_page()
         page.goto(server.url("/follow-up"))
         page.fill('input[name="receipt"]', receipt)
         _submit(page, "/follow-up")
         page.wait_for_url(server.url("/follow-up/case"))
-        audit.check(page, "follow-up case")
+        for selector in shown:
+            assert page.locator(selector).count() == 1, f"{name}: no {selector}"
+        audit.check(page, name)
     finally:
         context.close()
 
@@ -151,6 +164,15 @@ def _chair(browser: Any, server: LiveServer, app: Flask, world: World, audit: Au
             page.locator(f'form[action$="/do/{action}"] button').first.click()
             page.wait_for_url(case_url)
             audit.check(page, f"case page ({action})")
+        page.fill("#decision-resolve", "Đã điều chỉnh lịch trực từ tháng sau.")
+        page.locator('form[action$="/do/resolve"] button').click()
+        page.wait_for_url(case_url)
+        audit.check(page, "case page (resolved, publication form)")
+        page.locator('form[action$="/publication"]').evaluate("f => f.noValidate = true")
+        _submit(page, case_url.removeprefix(server.origin) + "/publication")
+        page.wait_for_load_state()
+        assert page.locator("#publication-text[aria-invalid=true]").count() == 1
+        audit.check(page, "case page (publication form with errors)")
         for path in ("/board/reports", "/board/audit", *ACCOUNT_PAGES):
             audit.visit(page, server, path)
     finally:
@@ -185,14 +207,12 @@ def _admin(browser: Any, server: LiveServer, app: Flask, admin: Staff, audit: Au
 def test_no_critical_or_serious_violation_on_any_page(app: Flask, world: World) -> None:
     admin = add_staff(app, world, "admin", Role.ADMIN, None)
     audit = Audit()
-    steps: list[Callable[[Any, LiveServer], None]] = [
-        lambda browser, server: _reporter(browser, server, world, audit),
-        lambda browser, server: _chair(browser, server, app, world, audit),
-        lambda browser, server: _admin(browser, server, app, admin, audit),
-    ]
     with serve(app) as server, chromium() as browser:
-        for step in steps:
-            step(browser, server)
+        receipt = _reporter(browser, server, world, audit)
+        _chair(browser, server, app, world, audit)
+        # Decided: the reporter is offered the rating and the reopening forms.
+        _follow_up(browser, server, receipt, audit, "follow-up case (resolved)", "#reopen-text")
+        _admin(browser, server, app, admin, audit)
     assert len(audit.checked) >= 20, audit.checked
     assert not audit.found, "axe-core found:\n" + "\n".join(audit.found)
 
