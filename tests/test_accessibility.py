@@ -196,6 +196,18 @@ def _admin(browser: Any, server: LiveServer, app: Flask, admin: Staff, audit: Au
     context = _context(browser)
     try:
         page = context.new_page()
+        # A wrong password, and an address that does not exist: the error pages too.
+        page.goto(server.url("/board/login"))
+        page.fill('input[name="email"]', admin.email)
+        page.fill('input[name="password"]', "not-the-password")
+        page.fill('input[name="code"]', "000000")
+        _submit(page, "/board/login")
+        page.wait_for_load_state()
+        assert page.locator(".error-summary").count() == 1
+        audit.check(page, "login refused")
+        response = page.goto(server.url("/no-such-page"))
+        assert response is not None and response.status == 404
+        audit.check(page, "not found")
         _log_in(page, server, app, admin, audit)
         for path in ADMIN_PAGES:
             audit.visit(page, server, path)
