@@ -92,6 +92,14 @@ def _reporter(browser: Any, server: LiveServer, world: World, audit: Audit) -> s
         for path in ("/", "/report", "/results", "/follow-up"):
             audit.visit(page, server, path)
         page.goto(server.url("/report"))
+        page.locator("form[action='/report/write']").evaluate("f => f.noValidate = true")
+        _submit(page, "/report/write")
+        page.wait_for_load_state()
+        # Each group with an error points at it.
+        assert page.locator('fieldset[aria-describedby="kind-errors"]').count() == 1
+        assert page.locator("#kind-errors li").count() >= 1
+        audit.check(page, "first step with errors")
+        page.goto(server.url("/report"))
         page.check('input[name="kind"][value="complaint"]')
         page.check(f'input[name="body"][value="{world.cd.id}"]')
         page.check('input[name="identity"][value="named"]')
