@@ -44,6 +44,11 @@ class Audit:
         )
         if orphans:
             self.found.append(f"{name}: labels for no field: {orphans}")
+        # The required mark is explained once on a page that shows it, and only there.
+        notes = page.locator(".required-note").count()
+        marks = page.locator(".required-mark:not(.required-note *)").count()
+        if notes != (1 if marks else 0):
+            self.found.append(f"{name}: {marks} required marks, {notes} notes explaining them")
         results = self.axe.run(page)
         self.checked.append(name)
         for violation in results.response["violations"]:
